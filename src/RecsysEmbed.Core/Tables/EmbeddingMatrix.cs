@@ -1,0 +1,184 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using RecsysEmbed.Core.Kernels;
+using RecsysEmbed.Core.Optimizers;
+
+namespace RecsysEmbed.Core.Tables;
+
+/// <summary>
+/// A dense Rows x Dim fp32 matrix of trainable rows with its fused optimizer state, in native memory
+/// (64-byte aligned, beyond the 2^31-element limit of managed arrays):
+/// <code>
+///   weights  [ row 0: w_0 .. w_{Dim-1} ][ row 1 ] ...                  Rows * Dim floats
+///   state    [ row 0: StateWidth floats ][ row 1 ] ...                   Rows * StateWidth floats (0 for SGD)
+/// </code>
+/// Every table family is built from one or more of these. Updates go through
+/// <see cref="ApplyRowGradients"/>, which takes already deduplicated rows, so each row changes once per step.
+/// </summary>
+public sealed unsafe class EmbeddingMatrix : IDisposable
+{
+    private float* _weights;
+    private float* _state;
+
+    public EmbeddingMatrix(string name, long rows, int dim, SparseOptimizerSettings optimizer)
+    {
+        if (rows <= 0) ThrowHelper.OutOfRange(nameof(rows), rows, $"matrix '{name}' needs at least one row.");
+        if (dim <= 0) ThrowHelper.OutOfRange(nameof(dim), dim, $"matrix '{name}' needs dim > 0.");
+        ArgumentNullException.ThrowIfNull(optimizer);
+        optimizer.Validate();
+        Name = name;
+        Rows = rows;
+        Dim = dim;
+        Optimizer = optimizer;
+        StateWidth = optimizer.StateWidth(dim);
+        _weights = (float*)NativeMemory.AlignedAlloc((nuint)(rows * dim * sizeof(float)), 64);
+        FillZero(_weights, rows * dim);
+        if (StateWidth > 0)
+        {
+            _state = (float*)NativeMemory.AlignedAlloc((nuint)(rows * StateWidth * sizeof(float)), 64);
+            Fill(_state, rows * StateWidth, optimizer.Kind is SparseOptimizerKind.Adagrad or SparseOptimizerKind.RowWiseAdagrad ? optimizer.InitialAccumulator : 0f);
+        }
+    }
+
+    public string Name { get; }
+    public long Rows { get; }
+    public int Dim { get; }
+    public int StateWidth { get; }
+    public SparseOptimizerSettings Optimizer { get; }
+
+    /// <summary>Optimizer steps applied so far (Adam's t).</summary>
+    public long StepCount { get; private set; }
+
+    public long WeightCount => Rows * Dim;
+    public long StateCount => Rows * StateWidth;
+
+    internal float* WeightsPointer => _weights;
+    internal float* StatePointer => _state;
+
+    public Span<float> Row(long row)
+    {
+        if ((ulong)row >= (ulong)Rows) ThrowHelper.OutOfRange(nameof(row), row, $"matrix '{Name}' has {Rows} rows.");
+        return new Span<float>(_weights + row * Dim, Dim);
+    }
+
+    public Span<float> StateRow(long row)
+    {
+        if ((ulong)row >= (ulong)Rows) ThrowHelper.OutOfRange(nameof(row), row, $"matrix '{Name}' has {Rows} rows.");
+        return new Span<float>(_state + row * StateWidth, StateWidth);
+    }
+
+    /// <summary>Uniform(-bound, bound) init, deterministic for a seed; rows are filled in parallel chunks.</summary>
+    public void InitUniform(float bound, ulong seed)
+    {
+        long total = Rows * Dim;
+        const long chunk = 1 << 20;
+        long chunks = (total + chunk - 1) / chunk;
+        float* w = _weights;
+        Parallel.For(0, chunks, c =>
+        {
+            var rng = new SplitMix64(seed ^ (ulong)c * 0x9E3779B97F4A7C15ul);
+            long end = Math.Min(total, (c + 1) * chunk);
+            for (long i = c * chunk; i < end; i++) w[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
+        });
+    }
+
+    /// <summary>Copies weights in from a row-major span of Rows * Dim floats (tests, checkpoints).</summary>
+    public void SetWeights(ReadOnlySpan<float> source)
+    {
+        if (source.Length != WeightCount) ThrowHelper.TooShort(nameof(source), WeightCount, source.Length);
+        source.CopyTo(new Span<float>(_weights, checked((int)WeightCount)));
+    }
+
+    public float[] CopyWeights() => new ReadOnlySpan<float>(_weights, checked((int)WeightCount)).ToArray();
+
+    /// <summary>
+    /// Applies the optimizer to each listed row with its summed gradient (grads row i is rows[i]'s gradient).
+    /// Rows must be distinct and in range (the caller deduplicated them). Split across threads by row range;
+    /// rows are independent, so the result does not depend on the thread count.
+    /// </summary>
+    public void ApplyRowGradients(ReadOnlySpan<long> rows, ReadOnlySpan<float> grads, int threads = 1)
+    {
+        if (grads.Length < (long)rows.Length * Dim) ThrowHelper.TooShort(nameof(grads), (long)rows.Length * Dim, grads.Length);
+        foreach (long r in rows)
+        {
+            if ((ulong)r >= (ulong)Rows) ThrowHelper.OutOfRange(nameof(rows), r, $"matrix '{Name}' has {Rows} rows.");
+        }
+        StepCount++;
+        var scalars = new StepScalars(Optimizer, StepCount);
+        fixed (long* rp = rows)
+        fixed (float* gp = grads)
+        {
+            var ctx = new UpdateContext { Weights = _weights, State = _state, Dim = Dim, StateWidth = StateWidth, Rows = rp, Grads = gp, Count = rows.Length, Scalars = scalars };
+            int parts = rows.Length < 1024 ? 1 : threads;
+            delegate*<void*, int, int, void> body = Optimizer.Kind switch
+            {
+                SparseOptimizerKind.Sgd => &UpdatePart<SgdUpdate>,
+                SparseOptimizerKind.Adagrad => &UpdatePart<AdagradUpdate>,
+                SparseOptimizerKind.RowWiseAdagrad => &UpdatePart<RowWiseAdagradUpdate>,
+                _ => &UpdatePart<AdamUpdate>,
+            };
+            KernelThreads.Shared.Run(parts, body, &ctx);
+        }
+    }
+
+    private struct UpdateContext
+    {
+        public float* Weights;
+        public float* State;
+        public int Dim;
+        public int StateWidth;
+        public long* Rows;
+        public float* Grads;
+        public int Count;
+        public StepScalars Scalars;
+    }
+
+    private static void UpdatePart<TUpdate>(void* state, int part, int parts) where TUpdate : struct, IRowUpdate
+    {
+        ref var ctx = ref Unsafe.AsRef<UpdateContext>(state);
+        int dim = ctx.Dim, sw = ctx.StateWidth;
+        var (start, end) = KernelThreads.Range(ctx.Count, part, parts);
+        for (int i = start; i < end; i++)
+        {
+            long r = ctx.Rows[i];
+            TUpdate.Apply(ctx.Weights + r * dim, ctx.State + r * sw, ctx.Grads + (long)i * dim, dim, ctx.Scalars);
+        }
+    }
+
+    /// <summary>Restores optimizer bookkeeping (checkpoints).</summary>
+    public void SetStepCount(long step) => StepCount = step;
+
+    private static void FillZero(float* p, long count) => Fill(p, count, 0f);
+
+    private static void Fill(float* p, long count, float value)
+    {
+        const int chunk = 1 << 28;
+        for (long off = 0; off < count; off += chunk)
+            new Span<float>(p + off, (int)Math.Min(chunk, count - off)).Fill(value);
+    }
+
+    public void Dispose()
+    {
+        if (_weights != null) { NativeMemory.AlignedFree(_weights); _weights = null; }
+        if (_state != null) { NativeMemory.AlignedFree(_state); _state = null; }
+        GC.SuppressFinalize(this);
+    }
+
+    ~EmbeddingMatrix() => Dispose();
+}
+
+/// <summary>SplitMix64: tiny, fast, seedable generator for deterministic initialisation.</summary>
+public struct SplitMix64(ulong seed)
+{
+    private ulong _s = seed;
+
+    public ulong Next()
+    {
+        ulong z = _s += 0x9E3779B97F4A7C15ul;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ul;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBul;
+        return z ^ (z >> 31);
+    }
+
+    public double NextDouble() => (Next() >> 11) * (1.0 / 9007199254740992.0);
+}

@@ -1,0 +1,253 @@
+using RecsysEmbed.Core.Batching;
+using RecsysEmbed.Core.Kernels;
+
+namespace RecsysEmbed.Core.Tables;
+
+/// <summary>
+/// Shared plumbing of the families: argument checks, the batch-level loops, unpooled lookup as bags of one,
+/// and the two-phase backward (accumulate every feature's row gradients, then apply each matrix's once).
+/// A family implements the three per-feature primitives.
+/// </summary>
+public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
+{
+    private readonly FeatureSlot[] _features;
+    private readonly Dictionary<string, int> _featureIndex;
+    private int[] _unitOffsets = new int[1];
+
+    protected EmbeddingTableBase(string name, IReadOnlyList<(string Name, PoolingMode Pooling, int OutputDim)> features)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (features.Count == 0) ThrowHelper.Argument(nameof(features), $"table '{name}' serves no feature.");
+        Name = name;
+        _features = new FeatureSlot[features.Count];
+        _featureIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        int column = 0;
+        for (int f = 0; f < features.Count; f++)
+        {
+            var (fname, pooling, dim) = features[f];
+            if (dim <= 0) ThrowHelper.OutOfRange(nameof(features), dim, $"feature '{fname}' of table '{name}' has output dim {dim}; it must be > 0.");
+            if (!_featureIndex.TryAdd(fname, f)) ThrowHelper.Argument(nameof(features), $"feature '{fname}' is listed twice in table '{name}'.");
+            _features[f] = new FeatureSlot(fname, pooling, dim, column);
+            column += dim;
+        }
+        OutputWidth = column;
+        Threads = Environment.ProcessorCount;
+    }
+
+    public string Name { get; }
+    public abstract string Family { get; }
+    public IReadOnlyList<FeatureSlot> Features => _features;
+    public int OutputWidth { get; }
+    public abstract IReadOnlyList<EmbeddingMatrix> Matrices { get; }
+    public int Threads { get; set; }
+
+    public virtual TableMemory Memory
+    {
+        get
+        {
+            var total = default(TableMemory);
+            foreach (var m in Matrices) total += TableMemory.Of(m);
+            return total;
+        }
+    }
+
+    public int FeatureIndex(string name) => _featureIndex.TryGetValue(name, out int f) ? f : -1;
+
+    // ---- what a family implements ----
+
+    /// <summary>Writes (overwrites) the pooled vectors of feature f: row b at output + b * stride, OutputDim_f floats.</summary>
+    protected abstract void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride);
+
+    /// <summary>Adds the row gradients of feature f to the family's accumulators; must not change any weight.</summary>
+    protected abstract void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride);
+
+    /// <summary>Applies the accumulated gradients with the fused optimizer (each row once) and clears them.</summary>
+    protected abstract void ApplyAccumulated();
+
+    /// <summary>Drops accumulated gradients after a failed backward, leaving every row unchanged.</summary>
+    protected abstract void DiscardAccumulated();
+
+    /// <summary>Checks ids the family cannot take (a full table's range); throws naming the argument.</summary>
+    protected virtual void ValidateIds(int feature, ReadOnlySpan<long> ids) { }
+
+    // ---- batch level ----
+
+    public void Forward(KeyedJaggedBatch batch, Span<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int[] map = ResolveFeatures(batch);
+        CheckLength(nameof(output), output.Length, (long)batch.BatchSize * OutputWidth);
+        for (int f = 0; f < _features.Length; f++) ValidateIds(f, batch.Feature(map[f]).Ids);
+        fixed (float* o = output)
+        {
+            for (int f = 0; f < _features.Length; f++)
+                ForwardFeature(f, batch.Feature(map[f]), _features[f].Pooling, o + _features[f].Column, OutputWidth);
+        }
+    }
+
+    public void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int[] map = ResolveFeatures(batch);
+        CheckLength(nameof(gradOutput), gradOutput.Length, (long)batch.BatchSize * OutputWidth);
+        CheckFinite(nameof(gradOutput), gradOutput[..(batch.BatchSize * OutputWidth)]);
+        for (int f = 0; f < _features.Length; f++) ValidateIds(f, batch.Feature(map[f]).Ids);
+        try
+        {
+            fixed (float* g = gradOutput)
+            {
+                for (int f = 0; f < _features.Length; f++)
+                    AccumulateFeature(f, batch.Feature(map[f]), _features[f].Pooling, g + _features[f].Column, OutputWidth);
+            }
+        }
+        catch
+        {
+            DiscardAccumulated();
+            throw;
+        }
+        ApplyAccumulated();
+    }
+
+    // ---- one feature ----
+
+    public void Forward(int feature, in JaggedFeature input, Span<float> output)
+    {
+        var slot = Slot(feature);
+        CheckLength(nameof(output), output.Length, (long)input.BagCount * slot.OutputDim);
+        ValidateIds(feature, input.Ids);
+        fixed (float* o = output) ForwardFeature(feature, input, slot.Pooling, o, slot.OutputDim);
+    }
+
+    public void Backward(int feature, in JaggedFeature input, ReadOnlySpan<float> gradOutput)
+    {
+        var slot = Slot(feature);
+        CheckLength(nameof(gradOutput), gradOutput.Length, (long)input.BagCount * slot.OutputDim);
+        CheckFinite(nameof(gradOutput), gradOutput[..(input.BagCount * slot.OutputDim)]);
+        ValidateIds(feature, input.Ids);
+        try
+        {
+            fixed (float* g = gradOutput) AccumulateFeature(feature, input, slot.Pooling, g, slot.OutputDim);
+        }
+        catch
+        {
+            DiscardAccumulated();
+            throw;
+        }
+        ApplyAccumulated();
+    }
+
+    public void Lookup(int feature, ReadOnlySpan<long> ids, Span<float> output)
+    {
+        var slot = Slot(feature);
+        CheckLength(nameof(output), output.Length, (long)ids.Length * slot.OutputDim);
+        var unit = new JaggedFeature(ids, UnitOffsets(ids.Length));
+        ValidateIds(feature, ids);
+        fixed (float* o = output) ForwardFeature(feature, unit, PoolingMode.Sum, o, slot.OutputDim);
+    }
+
+    public void BackwardLookup(int feature, ReadOnlySpan<long> ids, ReadOnlySpan<float> gradOutput)
+    {
+        var slot = Slot(feature);
+        CheckLength(nameof(gradOutput), gradOutput.Length, (long)ids.Length * slot.OutputDim);
+        CheckFinite(nameof(gradOutput), gradOutput[..(ids.Length * slot.OutputDim)]);
+        var unit = new JaggedFeature(ids, UnitOffsets(ids.Length));
+        ValidateIds(feature, ids);
+        try
+        {
+            fixed (float* g = gradOutput) AccumulateFeature(feature, unit, PoolingMode.Sum, g, slot.OutputDim);
+        }
+        catch
+        {
+            DiscardAccumulated();
+            throw;
+        }
+        ApplyAccumulated();
+    }
+
+    // ---- helpers for families ----
+
+    /// <summary>Scale of id i in bag [start, end): its weight, divided by the bag length for mean pooling.</summary>
+    protected static float Scale(in JaggedFeature input, PoolingMode pooling, int i, int start, int end)
+    {
+        float s = input.HasWeights ? input.Weights[i] : 1f;
+        return pooling == PoolingMode.Mean ? s / (end - start) : s;
+    }
+
+    /// <summary>Fills a gather job for one feature; the caller pins ids/offsets/weights.</summary>
+    protected static GatherPoolKernel.Job Job(EmbeddingMatrix m, long* ids, int idCount, int* offsets, int bags, float* weights,
+                                              PoolingMode pooling, float* output, int stride, bool overwrite) => new()
+    {
+        Table = m.WeightsPointer, Dim = m.Dim, Ids = ids, IdCount = idCount, Offsets = offsets, Weights = weights, BagCount = bags,
+        Mean = pooling == PoolingMode.Mean, Output = output, OutputStride = stride, Overwrite = overwrite,
+        PrefetchDistance = GatherPoolKernel.DefaultPrefetchDistance,
+    };
+
+    /// <summary>Sums scale * gradOutput-row into each touched row's accumulator slot, for rows = map(ids).</summary>
+    protected static void AccumulateGather<TMap>(in TMap map, in JaggedFeature input, PoolingMode pooling, float* grad, int stride,
+                                                 int column, int width, RowGradientAccumulator acc) where TMap : struct, IRowMap
+    {
+        for (int b = 0; b < input.BagCount; b++)
+        {
+            int start = input.BagStart(b), end = start + input.BagLength(b);
+            float* g = grad + (long)b * stride + column;
+            for (int i = start; i < end; i++)
+                AxpyKernel.Axpy(Scale(input, pooling, i, start, end), g, acc.Slot(map.Map(input.Ids[i])), width);
+        }
+    }
+
+    private FeatureSlot Slot(int feature)
+    {
+        if ((uint)feature >= (uint)_features.Length)
+            ThrowHelper.OutOfRange(nameof(feature), feature, $"table '{Name}' serves {_features.Length} feature(s).");
+        return _features[feature];
+    }
+
+    private int[] ResolveFeatures(KeyedJaggedBatch batch)
+    {
+        // Per-call array avoided: cache the mapping for the last key list seen.
+        if (!ReferenceEquals(batch.Keys, _lastKeys))
+        {
+            var map = new int[_features.Length];
+            for (int f = 0; f < _features.Length; f++)
+            {
+                map[f] = batch.IndexOf(_features[f].Name);
+                if (map[f] < 0) ThrowHelper.Argument(nameof(batch), $"table '{Name}' needs feature '{_features[f].Name}', which the batch lacks (keys: {string.Join(", ", batch.Keys)}).");
+            }
+            _lastMap = map;
+            _lastKeys = batch.Keys;
+        }
+        return _lastMap!;
+    }
+
+    private IReadOnlyList<string>? _lastKeys;
+    private int[]? _lastMap;
+
+    private ReadOnlySpan<int> UnitOffsets(int n)
+    {
+        if (_unitOffsets.Length < n + 1)
+        {
+            _unitOffsets = new int[Math.Max(n + 1, _unitOffsets.Length * 2)];
+            for (int i = 0; i < _unitOffsets.Length; i++) _unitOffsets[i] = i;
+        }
+        return _unitOffsets.AsSpan(0, n + 1);
+    }
+
+    private static void CheckLength(string name, long actual, long needed)
+    {
+        if (actual < needed) ThrowHelper.TooShort(name, needed, actual);
+    }
+
+    private static void CheckFinite(string name, ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i])) ThrowHelper.NotFinite(name, i, values[i]);
+        }
+    }
+
+    public virtual void Dispose()
+    {
+        foreach (var m in Matrices) m.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
