@@ -31,11 +31,11 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         Dim = dim;
         Optimizer = optimizer;
         StateWidth = optimizer.StateWidth(dim);
-        _weights = (float*)NativeMemory.AlignedAlloc((nuint)(rows * dim * sizeof(float)), 64);
+        _weights = NativeRows.Allocate(rows * dim);
         FillZero(_weights, rows * dim);
         if (StateWidth > 0)
         {
-            _state = (float*)NativeMemory.AlignedAlloc((nuint)(rows * StateWidth * sizeof(float)), 64);
+            _state = NativeRows.Allocate(rows * StateWidth);
             Fill(_state, rows * StateWidth, optimizer.Kind is SparseOptimizerKind.Adagrad or SparseOptimizerKind.RowWiseAdagrad ? optimizer.InitialAccumulator : 0f);
         }
     }
@@ -52,7 +52,7 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
     public long WeightCount => Rows * Dim;
     public long StateCount => Rows * StateWidth;
 
-    internal float* WeightsPointer => _weights;
+    public float* WeightsPointer => _weights;
     internal float* StatePointer => _state;
 
     public Span<float> Row(long row)

@@ -1,0 +1,62 @@
+using BenchmarkDotNet.Attributes;
+using RecsysEmbed.Core.Batching;
+using RecsysEmbed.Core.Optimizers;
+using RecsysEmbed.Core.Tables;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RecsysEmbed.Benchmarks.Micro;
+
+/// <summary>Pooled forward on a 16M x 64 fp32 (4 GiB) table, 2 threads, against TorchSharp nn.EmbeddingBag.</summary>
+[Config(typeof(KernelBenchConfig))]
+public class LargeTableBench
+{
+    [Params(16L << 20)] public long Rows;
+    [Params(IdDistribution.Uniform, IdDistribution.Zipf)] public IdDistribution Dist;
+    public const int Dim = 64;
+    public const int Threads = 2;
+
+    private FullTable _table = null!;
+    private long[] _ids = null!;
+    private int[] _offsets = null!;
+    private float[] _output = null!;
+    private TorchSharp.Modules.EmbeddingBag _torchBag = null!;
+    private Tensor _torchIds = null!, _torchOffsets = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _table = new FullTable("large", [new TableFeature("f")], Rows, Dim, SparseOptimizerSettings.Sgd(0.01f)) { Threads = Threads };
+        _ids = BenchData.Ids(Rows, Dist, BenchData.Bags * BenchData.Pooling, 5);
+        _offsets = BenchData.FixedOffsets(BenchData.Bags, BenchData.Pooling);
+        _output = new float[BenchData.Bags * Dim];
+        torch.set_num_threads(Threads);
+        _torchBag = nn.EmbeddingBag(Rows, Dim, mode: EmbeddingBagMode.Sum);
+        _torchIds = torch.tensor(_ids, dtype: ScalarType.Int64);
+        _torchOffsets = torch.tensor(_offsets.AsSpan(0, BenchData.Bags).ToArray().Select(o => (long)o).ToArray(), dtype: ScalarType.Int64);
+    }
+
+    [Benchmark(Baseline = true)]
+    public float TorchSharpEmbeddingBag()
+    {
+        using var noGrad = torch.no_grad();
+        using var output = _torchBag.call(_torchIds, _torchOffsets);
+        return output.shape[0];
+    }
+
+    [Benchmark]
+    public float RecsysFullTable()
+    {
+        _table.Forward(0, new JaggedFeature(_ids, _offsets), _output);
+        return _output[0];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _table.Dispose();
+        _torchBag.Dispose();
+        _torchIds.Dispose();
+        _torchOffsets.Dispose();
+    }
+}
