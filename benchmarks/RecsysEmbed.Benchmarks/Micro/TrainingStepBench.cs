@@ -52,7 +52,7 @@ public class TrainingStepBench
         using var scope = torch.NewDisposeScope();
         _torchSgd.zero_grad();
         var output = _torchBag.call(_torchIds, _torchOffsets);
-        output.backward(_torchGrad);
+        output.backward([_torchGrad]);
         _torchSgd.step();
     }
 
