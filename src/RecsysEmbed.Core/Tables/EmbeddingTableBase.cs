@@ -72,32 +72,39 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
 
     // ---- batch level ----
 
-    public void Forward(KeyedJaggedBatch batch, Span<float> output)
+    public void Forward(KeyedJaggedBatch batch, Span<float> output) => Forward(batch, output, OutputWidth, 0);
+
+    public void Forward(KeyedJaggedBatch batch, Span<float> output, int outputStride, int column)
     {
         ArgumentNullException.ThrowIfNull(batch);
         int[] map = ResolveFeatures(batch);
-        CheckLength(nameof(output), output.Length, (long)batch.BatchSize * OutputWidth);
+        CheckStride(nameof(outputStride), outputStride, column);
+        CheckLength(nameof(output), output.Length, StridedLength(batch.BatchSize, outputStride, column));
         for (int f = 0; f < _features.Length; f++) ValidateIds(f, batch.Feature(map[f]).Ids);
         fixed (float* o = output)
         {
             for (int f = 0; f < _features.Length; f++)
-                ForwardFeature(f, batch.Feature(map[f]), _features[f].Pooling, o + _features[f].Column, OutputWidth);
+                ForwardFeature(f, batch.Feature(map[f]), _features[f].Pooling, o + column + _features[f].Column, outputStride);
         }
     }
 
-    public void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput)
+    public void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput) => Backward(batch, gradOutput, OutputWidth, 0);
+
+    public void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput, int gradStride, int column)
     {
         ArgumentNullException.ThrowIfNull(batch);
         int[] map = ResolveFeatures(batch);
-        CheckLength(nameof(gradOutput), gradOutput.Length, (long)batch.BatchSize * OutputWidth);
-        CheckFinite(nameof(gradOutput), gradOutput[..(batch.BatchSize * OutputWidth)]);
+        CheckStride(nameof(gradStride), gradStride, column);
+        CheckLength(nameof(gradOutput), gradOutput.Length, StridedLength(batch.BatchSize, gradStride, column));
+        for (int b = 0; b < batch.BatchSize; b++)
+            CheckFinite(nameof(gradOutput), gradOutput.Slice(b * gradStride + column, OutputWidth), b * gradStride + column);
         for (int f = 0; f < _features.Length; f++) ValidateIds(f, batch.Feature(map[f]).Ids);
         try
         {
             fixed (float* g = gradOutput)
             {
                 for (int f = 0; f < _features.Length; f++)
-                    AccumulateFeature(f, batch.Feature(map[f]), _features[f].Pooling, g + _features[f].Column, OutputWidth);
+                    AccumulateFeature(f, batch.Feature(map[f]), _features[f].Pooling, g + column + _features[f].Column, gradStride);
             }
         }
         catch
@@ -237,13 +244,23 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
         if (actual < needed) ThrowHelper.TooShort(name, needed, actual);
     }
 
-    private static void CheckFinite(string name, ReadOnlySpan<float> values)
+    private static void CheckFinite(string name, ReadOnlySpan<float> values, int baseIndex = 0)
     {
         for (int i = 0; i < values.Length; i++)
         {
-            if (!float.IsFinite(values[i])) ThrowHelper.NotFinite(name, i, values[i]);
+            if (!float.IsFinite(values[i])) ThrowHelper.NotFinite(name, baseIndex + i, values[i]);
         }
     }
+
+    private void CheckStride(string name, int stride, int column)
+    {
+        if (column < 0) ThrowHelper.OutOfRange(nameof(column), column, "column must be >= 0.");
+        if (stride < column + OutputWidth)
+            ThrowHelper.OutOfRange(name, stride, $"the stride must be >= column + OutputWidth = {column + OutputWidth} for table '{Name}'.");
+    }
+
+    private long StridedLength(int batchSize, int stride, int column) =>
+        batchSize == 0 ? 0 : (long)(batchSize - 1) * stride + column + OutputWidth;
 
     public virtual void Dispose()
     {

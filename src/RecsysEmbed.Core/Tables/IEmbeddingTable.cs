@@ -45,10 +45,13 @@ public interface IEmbeddingTable : IDisposable
     int FeatureIndex(string name);
 
     void Forward(KeyedJaggedBatch batch, Span<float> output);
+    /// <summary>As Forward(batch, output), writing row b at output[b * outputStride + column ..] (to fill a slice of a wider buffer).</summary>
+    void Forward(KeyedJaggedBatch batch, Span<float> output, int outputStride, int column);
     void Forward(int feature, in JaggedFeature input, Span<float> output);
     void Lookup(int feature, ReadOnlySpan<long> ids, Span<float> output);
 
     void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput);
+    void Backward(KeyedJaggedBatch batch, ReadOnlySpan<float> gradOutput, int gradStride, int column);
     void Backward(int feature, in JaggedFeature input, ReadOnlySpan<float> gradOutput);
     void BackwardLookup(int feature, ReadOnlySpan<long> ids, ReadOnlySpan<float> gradOutput);
 }
