@@ -228,11 +228,11 @@ public static class MixedDimensionRule
             if (!(n[i] > 0)) ThrowHelper.OutOfRange(nameof(n), n[i], $"n[{i}] must be > 0.");
             nMin = Math.Min(nMin, n[i]);
         }
-        double lambda = baseDim * Math.Pow(nMin, alpha);
+        // lambda * n^-alpha with lambda = baseDim * nMin^alpha, written as a ratio so nMin^alpha cannot overflow.
         var dims = new int[n.Count];
         for (int i = 0; i < n.Count; i++)
         {
-            double raw = lambda * Math.Pow(n[i], -alpha);
+            double raw = baseDim * Math.Pow(nMin / n[i], alpha);
             int rounded = (int)(Math.Round(raw / multiple) * multiple);
             dims[i] = Math.Clamp(rounded, minDim, baseDim);
         }
