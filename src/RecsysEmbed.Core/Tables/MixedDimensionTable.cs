@@ -45,6 +45,14 @@ public sealed unsafe class MixedDimensionTable : EmbeddingTableBase
         long total = blocks.Sum(b => b.Rows);
         if (total != cardinality)
             ThrowHelper.Argument(nameof(blocks), $"table '{name}': blocks hold {total} rows but the cardinality is {cardinality}.");
+        if (hotRanks != null)
+        {
+            // A negative rank would address a row before block 0's storage.
+            foreach (var (id, rank) in hotRanks)
+            {
+                if (rank < 0) ThrowHelper.OutOfRange(nameof(hotRanks), rank, $"table '{name}': id {id} has negative rank {rank}.");
+            }
+        }
         Cardinality = cardinality;
         OutputDim = outputDim;
         _hotRanks = hotRanks;
