@@ -35,6 +35,8 @@ public sealed class KeyedJaggedBatch
         _offsets = offsets;
         _weights = weights;
         BatchSize = batchSize;
+        // Shape first: reading the last offset below needs a non-negative batch size and enough offsets.
+        if (validate) ValidateShape();
         ValueCount = offsets.Length > 0 ? offsets[Keys.Count * batchSize] : 0;
         if (validate) Validate();
     }
@@ -83,11 +85,18 @@ public sealed class KeyedJaggedBatch
         ValueCount = offsets[Keys.Count * batchSize];
     }
 
+    private void ValidateShape()
+    {
+        ArgumentNullException.ThrowIfNull(_values, "values");
+        ArgumentNullException.ThrowIfNull(_offsets, "offsets");
+        if (BatchSize < 0) ThrowHelper.OutOfRange("batchSize", BatchSize, "batch size is negative.");
+        int needed = Keys.Count * BatchSize + 1;
+        if (_offsets.Length < needed) ThrowHelper.TooShort("offsets", needed, _offsets.Length);
+    }
+
     private void Validate()
     {
         int needed = Keys.Count * BatchSize + 1;
-        if (BatchSize < 0) ThrowHelper.OutOfRange("batchSize", BatchSize, "batch size is negative.");
-        if (_offsets.Length < needed) ThrowHelper.TooShort("offsets", needed, _offsets.Length);
         if (_offsets[0] != 0) ThrowHelper.OutOfRange("offsets", _offsets[0], "offsets[0] must be 0.");
         for (int i = 1; i < needed; i++)
         {

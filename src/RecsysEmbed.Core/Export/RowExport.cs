@@ -29,7 +29,8 @@ public readonly record struct ExportError(double MaxAbsError, double MeanAbsErro
 /// Exports trained rows for serving: fp16 (2 bytes per weight) or int8 row-wise (1 byte per weight plus an fp32
 /// scale and bias per row, as FBGEMM's fused 8-bit row-wise format). Each export reports its measured error and
 /// the bound the math gives: int8 rounds to the nearest of 256 levels over [min, max] of the row, so the error is
-/// at most scale / 2 = (max - min) / 510; fp16 keeps 11 significant bits, so the relative error is at most 2^-11.
+/// at most scale / 2 = (max - min) / 510 (plus a few fp32 ulps of the row's largest magnitude for the arithmetic);
+/// fp16 keeps 11 significant bits, so the relative error is at most 2^-11.
 /// </summary>
 public static class RowExport
 {
@@ -71,7 +72,10 @@ public static class RowExport
             float scale = max > min ? (max - min) / 255f : 1f;
             scales[r] = scale;
             biases[r] = min;
-            bound = Math.Max(bound, max > min ? scale / 2 * (1 + 1e-5) : 0);
+            // Exact arithmetic gives scale / 2; quantising and dequantising in fp32 adds up to a few ulps of the row's
+            // largest magnitude, which dominate when the row sits far from zero compared with its spread.
+            float maxAbs = Math.Max(Math.Abs(min), Math.Abs(max));
+            bound = Math.Max(bound, max > min ? scale / 2.0 + 4.0 * (MathF.BitIncrement(maxAbs) - maxAbs) : 0);
             for (int d = 0; d < dim; d++)
             {
                 int q = (int)MathF.Round((row[d] - min) / scale);

@@ -45,6 +45,14 @@ public sealed unsafe class MixedDimensionTable : EmbeddingTableBase
         long total = blocks.Sum(b => b.Rows);
         if (total != cardinality)
             ThrowHelper.Argument(nameof(blocks), $"table '{name}': blocks hold {total} rows but the cardinality is {cardinality}.");
+        if (hotRanks != null)
+        {
+            // A negative rank would address a row before block 0's storage.
+            foreach (var (id, rank) in hotRanks)
+            {
+                if (rank < 0) ThrowHelper.OutOfRange(nameof(hotRanks), rank, $"table '{name}': id {id} has negative rank {rank}.");
+            }
+        }
         Cardinality = cardinality;
         OutputDim = outputDim;
         _hotRanks = hotRanks;
@@ -228,11 +236,11 @@ public static class MixedDimensionRule
             if (!(n[i] > 0)) ThrowHelper.OutOfRange(nameof(n), n[i], $"n[{i}] must be > 0.");
             nMin = Math.Min(nMin, n[i]);
         }
-        double lambda = baseDim * Math.Pow(nMin, alpha);
+        // lambda * n^-alpha with lambda = baseDim * nMin^alpha, written as a ratio so nMin^alpha cannot overflow.
         var dims = new int[n.Count];
         for (int i = 0; i < n.Count; i++)
         {
-            double raw = lambda * Math.Pow(n[i], -alpha);
+            double raw = baseDim * Math.Pow(nMin / n[i], alpha);
             int rounded = (int)(Math.Round(raw / multiple) * multiple);
             dims[i] = Math.Clamp(rounded, minDim, baseDim);
         }
