@@ -37,7 +37,7 @@ internal static class AutogradChecks
         for (int f = 0; f < c.Table.Features.Count; f++)
         {
             using var scope = torch.NewDisposeScope();
-            var input = BagInput.Random(rng, c.IdPool, weighted);
+            var input = BagInput.Random(rng, c.IdPool, weighted, baseOffset: 3);
             int dim = c.Table.Features[f].OutputDim;
             var actual = new float[input.BagCount * dim];
             actual.AsSpan().Fill(float.NaN); // forward overwrites
@@ -85,7 +85,7 @@ internal static class AutogradChecks
         for (int f = 0; f < c.Table.Features.Count; f++)
         {
             using var scope = torch.NewDisposeScope();
-            var input = BagInput.Random(rng, c.IdPool, weighted);
+            var input = BagInput.Random(rng, c.IdPool, weighted, baseOffset: 3);
             float[] grad = TableCases.RandomArray(rng, input.BagCount * c.Table.Features[f].OutputDim);
             var leaves = TorchReference.Leaves(c.Table);
             TorchReference.BackwardOfDot(TorchReference.Pool(c.PerId(f, input.Ids, leaves), input.Offsets, input.Weights, pooling), grad);
@@ -109,7 +109,7 @@ internal static class AutogradChecks
         for (int f = 0; f < c.Table.Features.Count; f++)
         {
             using var scope = torch.NewDisposeScope();
-            var input = BagInput.Random(rng, c.IdPool, weighted);
+            var input = BagInput.Random(rng, c.IdPool, weighted, baseOffset: 3);
             float[] grad = TableCases.RandomArray(rng, input.BagCount * c.Table.Features[f].OutputDim);
             var leaves = TorchReference.Leaves(c.Table);
             TorchReference.BackwardOfDot(TorchReference.Pool(c.PerId(f, input.Ids, leaves), input.Offsets, input.Weights, pooling), grad);

@@ -31,17 +31,19 @@ internal sealed record BagInput(long[] Ids, int[] Offsets, float[]? Weights)
 
     /// <summary>
     /// Seven bags of lengths 3, 0, 5, 1, 4, 2, 6 drawn from the pool: bag 1 is empty, bag 0 repeats its first id,
-    /// and bag 2 starts with an id of bag 0, so ids repeat within a bag and across bags.
+    /// and bag 2 starts with an id of bag 0, so ids repeat within a bag and across bags. Offsets start at
+    /// <paramref name="baseOffset"/> (a view of a slice of a larger batch).
     /// </summary>
-    public static BagInput Random(Random rng, long[] pool, bool weighted)
+    public static BagInput Random(Random rng, long[] pool, bool weighted, int baseOffset = 0)
     {
         int[] lengths = [3, 0, 5, 1, 4, 2, 6];
         var offsets = new int[lengths.Length + 1];
+        offsets[0] = baseOffset;
         for (int b = 0; b < lengths.Length; b++) offsets[b + 1] = offsets[b] + lengths[b];
-        var ids = new long[offsets[^1]];
+        var ids = new long[offsets[^1] - baseOffset];
         for (int i = 0; i < ids.Length; i++) ids[i] = pool[rng.Next(pool.Length)];
         ids[2] = ids[0];
-        ids[offsets[2]] = ids[1];
+        ids[offsets[2] - baseOffset] = ids[1];
         float[]? weights = weighted ? Enumerable.Range(0, ids.Length).Select(_ => 0.25f + 1.5f * rng.NextSingle()).ToArray() : null;
         return new BagInput(ids, offsets, weights);
     }
