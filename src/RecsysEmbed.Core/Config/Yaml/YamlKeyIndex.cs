@@ -86,14 +86,19 @@ internal sealed class YamlKeyIndex
             return new ConfigException(path, $"{prefix}the YAML is malformed at {where}: {e.Message}", e);
         }
         string keyPath = PathOf(node.Segments);
-        if (node.IsKey && node.Start.Index == e.Start.Index)
+        if (node.IsKey)
         {
             if (e.Message.Contains("duplicate", StringComparison.OrdinalIgnoreCase))
                 return new ConfigException(keyPath, $"{keyPath}: duplicate key ({where}); each key may appear once.", e);
-            string parent = PathOf(node.Segments.Take(node.Segments.Count - 1).ToList());
-            var owner = TypeAt(node.Segments.Take(node.Segments.Count - 1));
-            string allowed = owner is null ? "" : $"; {(parent.Length == 0 ? "the top level" : parent)} takes: {string.Join(", ", KeysOf(owner))}";
-            return new ConfigException(keyPath, $"{keyPath}: unknown key '{node.Scalar}' ({where}){allowed}.", e);
+            var parentSegments = node.Segments.Take(node.Segments.Count - 1).ToList();
+            var owner = TypeAt(parentSegments);
+            if (owner is null || !KeysOf(owner).Contains(node.Scalar))
+            {
+                string parent = PathOf(parentSegments);
+                string allowed = owner is null ? "" : $"; {(parent.Length == 0 ? "the top level" : parent)} takes: {string.Join(", ", KeysOf(owner))}";
+                return new ConfigException(keyPath, $"{keyPath}: unknown key '{node.Scalar}' ({where}){allowed}.", e);
+            }
+            return new ConfigException(keyPath, $"{keyPath}: invalid at {where}: {e.Message}", e);
         }
         var expected = TypeAt(node.Segments);
         string value = node.Scalar is null ? node.Kind : ConfigException.Show(node.Scalar);
