@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Config;
 using System.Runtime.InteropServices;
 using RecsysEmbed.Core.Batching;
 using RecsysEmbed.Core.Tables;
@@ -6,11 +7,6 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RecsysEmbed.Training;
-
-public enum DenseOptimizerKind { Adam, Adagrad }
-
-/// <summary>Dense-part optimizer settings.</summary>
-public sealed record DenseOptimizerSettings(DenseOptimizerKind Kind = DenseOptimizerKind.Adam, double LearningRate = 1e-3);
 
 /// <summary>
 /// One CTR model trained one mini-batch at a time: the engine's tables (sparse, fused optimizers) and a TorchSharp
@@ -26,18 +22,12 @@ public sealed class CtrTrainer : IDisposable
 {
     private readonly torch.optim.Optimizer _denseOptimizer;
 
-    public CtrTrainer(EmbeddingCollection tables, ICtrModel model, int denseCount, DenseOptimizerSettings denseOptimizer)
+    public CtrTrainer(EmbeddingCollection tables, ICtrModel model, int denseCount, DenseOptimizerConfig denseOptimizer)
     {
         Tables = tables;
         Model = model;
         DenseCount = denseCount;
-        var parameters = model.Module.parameters();
-        _denseOptimizer = denseOptimizer.Kind switch
-        {
-            DenseOptimizerKind.Adam => torch.optim.Adam(parameters, denseOptimizer.LearningRate),
-            DenseOptimizerKind.Adagrad => torch.optim.Adagrad(parameters, denseOptimizer.LearningRate),
-            _ => throw new ArgumentOutOfRangeException(nameof(denseOptimizer), denseOptimizer.Kind, "unknown dense optimizer"),
-        };
+        _denseOptimizer = DenseOptimizers.Create(model.Module.parameters(), denseOptimizer);
     }
 
     public EmbeddingCollection Tables { get; }

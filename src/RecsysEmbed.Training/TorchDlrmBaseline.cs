@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Config;
 using RecsysEmbed.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,8 +17,8 @@ public sealed class TorchDlrmBaseline : IDisposable
     private readonly torch.optim.Optimizer _sparseOptimizer;
     private readonly torch.optim.Optimizer _denseOptimizer;
 
-    public TorchDlrmBaseline(int denseCount, IReadOnlyList<long> cardinalities, int dim, ModelSettings settings, double sparseLearningRate,
-                             DenseOptimizerSettings dense)
+    public TorchDlrmBaseline(int denseCount, IReadOnlyList<long> cardinalities, int dim, DenseModelConfig settings, double sparseLearningRate,
+                             DenseOptimizerConfig dense)
     {
         _bags = cardinalities.Select(n => nn.EmbeddingBag(n, dim, mode: EmbeddingBagMode.Sum, sparse: true)).ToArray();
         foreach (var bag in _bags)
@@ -29,9 +30,7 @@ public sealed class TorchDlrmBaseline : IDisposable
         var features = cardinalities.Select((_, f) => ($"f{f}", f * dim, dim)).ToArray();
         _model = new DlrmModel(denseCount, features, dim, settings);
         _sparseOptimizer = torch.optim.SGD(_bags.SelectMany(b => b.parameters()), sparseLearningRate);
-        _denseOptimizer = dense.Kind == DenseOptimizerKind.Adam
-            ? torch.optim.Adam(_model.parameters(), dense.LearningRate)
-            : torch.optim.Adagrad(_model.parameters(), dense.LearningRate);
+        _denseOptimizer = DenseOptimizers.Create(_model.parameters(), dense);
         DenseCount = denseCount;
     }
 

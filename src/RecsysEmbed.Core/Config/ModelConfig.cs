@@ -24,6 +24,9 @@ public sealed record ModelConfig
     /// <summary>The fused sparse optimizer every table's rows use.</summary>
     public SparseOptimizerSettings Optimizer { get; init; } = new();
     public DenseOptimizerConfig DenseOptimizer { get; init; } = new();
+    /// <summary>The dense model (DLRM or DCN-v2) around the embeddings.</summary>
+    public DenseModelConfig Model { get; init; } = new();
+    public TrainingConfig Training { get; init; } = new();
 
     public SparseFeatureConfig Feature(string name) =>
         SparseFeatures.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"config '{Name}' has no sparse feature '{name}'.");

@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -15,7 +16,7 @@ public sealed class DcnV2Model : Module<Tensor, Tensor, Tensor>, ICtrModel
     private readonly TorchSharp.Modules.Sequential _deep;
     private readonly TorchSharp.Modules.Linear _head;
 
-    public DcnV2Model(int denseCount, int embeddingWidth, ModelSettings settings) : base("dcnv2")
+    public DcnV2Model(int denseCount, int embeddingWidth, DenseModelConfig settings) : base("dcnv2")
     {
         int width = Math.Max(denseCount, 1) + embeddingWidth; // a model without dense features gets one zero column
         _cross = new TorchSharp.Modules.ModuleList<TorchSharp.Modules.Linear>();

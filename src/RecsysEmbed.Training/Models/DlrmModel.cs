@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -24,7 +25,7 @@ public sealed class DlrmModel : Module<Tensor, Tensor, Tensor>, ICtrModel
     private readonly Tensor _pairRows, _pairCols;
     private readonly int _dim;
 
-    public DlrmModel(int denseCount, IReadOnlyList<(string Name, int Column, int Width)> features, int embeddingDim, ModelSettings settings)
+    public DlrmModel(int denseCount, IReadOnlyList<(string Name, int Column, int Width)> features, int embeddingDim, DenseModelConfig settings)
         : base("dlrm")
     {
         _dim = embeddingDim;

@@ -16,6 +16,24 @@ internal sealed class ConfigDocument
     public TableDocument? DefaultTable { get; set; }
     public SparseOptimizerDocument? Optimizer { get; set; }
     public DenseOptimizerDocument? DenseOptimizer { get; set; }
+    public DenseModelDocument? Model { get; set; }
+    public TrainingDocument? Training { get; set; }
+}
+
+internal sealed class DenseModelDocument
+{
+    public string? Kind { get; set; }
+    public List<int>? BottomMlp { get; set; }
+    public List<int>? TopMlp { get; set; }
+    public int? CrossLayers { get; set; }
+    public List<int>? DeepMlp { get; set; }
+}
+
+internal sealed class TrainingDocument
+{
+    public int? BatchSize { get; set; }
+    public int? Epochs { get; set; }
+    public ulong? Seed { get; set; }
 }
 
 internal sealed class SparseFeatureDocument

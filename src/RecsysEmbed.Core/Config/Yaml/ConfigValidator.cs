@@ -30,6 +30,47 @@ internal static class ConfigValidator
             Tables = Tables(doc, model),
             Optimizer = SparseOptimizer(doc.Optimizer),
             DenseOptimizer = DenseOptimizer(doc.DenseOptimizer),
+            Model = DenseModel(doc.Model),
+            Training = Training(doc.Training),
+        };
+    }
+
+    private static DenseModelConfig DenseModel(DenseModelDocument? m)
+    {
+        var s = new DenseModelConfig();
+        if (m is null) return s;
+        const string path = "model";
+        var kind = m.Kind switch
+        {
+            null or "dlrm" => DenseModelKind.Dlrm,
+            "dcnv2" or "dcn-v2" or "dcn_v2" => DenseModelKind.DcnV2,
+            _ => throw ConfigException.Invalid(path + ".kind", m.Kind, "expected dlrm or dcnv2"),
+        };
+        return s with
+        {
+            Kind = kind,
+            BottomMlp = m.BottomMlp is { } b ? Layers(b, path + ".bottom_mlp") : s.BottomMlp,
+            TopMlp = m.TopMlp is { } t ? Layers(t, path + ".top_mlp") : s.TopMlp,
+            DeepMlp = m.DeepMlp is { } d ? Layers(d, path + ".deep_mlp") : s.DeepMlp,
+            CrossLayers = m.CrossLayers is { } c ? (c >= 0 ? c : throw ConfigException.Invalid(path + ".cross_layers", c, "must be >= 0")) : s.CrossLayers,
+        };
+    }
+
+    private static IReadOnlyList<int> Layers(List<int> sizes, string path)
+    {
+        for (int i = 0; i < sizes.Count; i++) Positive(sizes[i], $"{path}[{i}]");
+        return sizes.ToArray();
+    }
+
+    private static TrainingConfig Training(TrainingDocument? t)
+    {
+        var s = new TrainingConfig();
+        if (t is null) return s;
+        return s with
+        {
+            BatchSize = t.BatchSize is { } b ? Positive(b, "training.batch_size") : s.BatchSize,
+            Epochs = t.Epochs is { } e ? Positive(e, "training.epochs") : s.Epochs,
+            Seed = t.Seed ?? s.Seed,
         };
     }
 
