@@ -31,9 +31,13 @@ public readonly ref struct JaggedFeature
             ThrowHelper.Argument(nameof(ids), $"ids has length {ids.Length}, but offsets span {count} ids (offsets[^1] - offsets[0]).");
         if (!weights.IsEmpty && weights.Length != ids.Length)
             ThrowHelper.Argument(nameof(weights), $"weights has length {weights.Length}, but there are {ids.Length} ids.");
-        for (int i = 0; i < ids.Length; i++)
+        // Vectorised min first; the position of a bad id is only searched for when there is one.
+        if (!ids.IsEmpty && System.Numerics.Tensors.TensorPrimitives.Min(ids) < 0)
         {
-            if (ids[i] < 0) ThrowHelper.NegativeId(nameof(ids), ids[i], i);
+            for (int i = 0; i < ids.Length; i++)
+            {
+                if (ids[i] < 0) ThrowHelper.NegativeId(nameof(ids), ids[i], i);
+            }
         }
         Ids = ids;
         Offsets = offsets;

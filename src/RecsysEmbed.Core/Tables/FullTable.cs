@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using RecsysEmbed.Core.Batching;
 using RecsysEmbed.Core.Kernels;
 using RecsysEmbed.Core.Optimizers;
@@ -33,6 +34,8 @@ public sealed unsafe class FullTable : EmbeddingTableBase
     protected override void ValidateIds(int feature, ReadOnlySpan<long> ids)
     {
         long rows = _matrix.Rows;
+        // As unsigned, negative ids are huge, so one vectorised max covers both ends of the range.
+        if (ids.IsEmpty || System.Numerics.Tensors.TensorPrimitives.Max(MemoryMarshal.Cast<long, ulong>(ids)) < (ulong)rows) return;
         for (int i = 0; i < ids.Length; i++)
         {
             if ((ulong)ids[i] >= (ulong)rows) ThrowHelper.IdOutOfRange("ids", ids[i], rows, i);
