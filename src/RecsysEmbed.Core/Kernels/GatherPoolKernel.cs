@@ -74,12 +74,17 @@ public static unsafe class GatherPoolKernel
             for (int c = 0; c < dim; c += 64)
             {
                 int width = Math.Min(64, dim - c);
+                bool prefetch = c == 0;
                 if (width == 64 && Vector512.IsHardwareAccelerated)
-                    Tile64x512(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch: c == 0);
+                    Tile64x512(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch);
                 else if (width == 64 && Vector256.IsHardwareAccelerated)
-                    Tile64(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch: c == 0);
+                    Tile64(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch);
+                else if (width == 32 && Vector256.IsHardwareAccelerated)
+                    Tile32(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch);
+                else if (width == 16 && Vector256.IsHardwareAccelerated)
+                    Tile16(ref job, map, start, end, c, meanScale, outRow + c, pf, idCount, prefetch);
                 else
-                    TileAny(ref job, map, start, end, c, width, meanScale, outRow + c);
+                    TileAny(ref job, map, start, end, c, width, meanScale, outRow + c, pf, idCount, prefetch);
             }
         }
     }
@@ -180,19 +185,78 @@ public static unsafe class GatherPoolKernel
         a0.Store(dst); a1.Store(dst + 16); a2.Store(dst + 32); a3.Store(dst + 48);
     }
 
+    // 32 and 16 columns (the common small embedding dims) in four or two 256-bit accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile32<TMap>(ref Job job, in TMap map, int start, int end, int col, float meanScale, float* dst,
+                                     int pf, int idCount, bool prefetch) where TMap : struct, IRowMap
+    {
+        Vector256<float> a0, a1, a2, a3;
+        if (job.Overwrite) a0 = a1 = a2 = a3 = Vector256<float>.Zero;
+        else { a0 = Vector256.Load(dst); a1 = Vector256.Load(dst + 8); a2 = Vector256.Load(dst + 16); a3 = Vector256.Load(dst + 24); }
+        long dim = job.Dim;
+        float* table = job.Table;
+        long* ids = job.Ids;
+        float* weights = job.Weights;
+        TMap m = map;
+        bool doPrefetch = prefetch && pf > 0 && Sse.IsSupported;
+        for (int i = start; i < end; i++)
+        {
+            if (doPrefetch && i + pf < idCount) Prefetch(table + m.Map(ids[i + pf]) * dim, dim);
+            float* r = table + m.Map(ids[i]) * dim + col;
+            var vs = Vector256.Create(weights != null ? weights[i] * meanScale : meanScale);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(r), vs, a0); a1 = Vector256.FusedMultiplyAdd(Vector256.Load(r + 8), vs, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(r + 16), vs, a2); a3 = Vector256.FusedMultiplyAdd(Vector256.Load(r + 24), vs, a3);
+        }
+        a0.Store(dst); a1.Store(dst + 8); a2.Store(dst + 16); a3.Store(dst + 24);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile16<TMap>(ref Job job, in TMap map, int start, int end, int col, float meanScale, float* dst,
+                                     int pf, int idCount, bool prefetch) where TMap : struct, IRowMap
+    {
+        Vector256<float> a0, a1;
+        if (job.Overwrite) a0 = a1 = Vector256<float>.Zero;
+        else { a0 = Vector256.Load(dst); a1 = Vector256.Load(dst + 8); }
+        long dim = job.Dim;
+        float* table = job.Table;
+        long* ids = job.Ids;
+        float* weights = job.Weights;
+        TMap m = map;
+        bool doPrefetch = prefetch && pf > 0 && Sse.IsSupported;
+        for (int i = start; i < end; i++)
+        {
+            if (doPrefetch && i + pf < idCount) Prefetch(table + m.Map(ids[i + pf]) * dim, dim);
+            float* r = table + m.Map(ids[i]) * dim + col;
+            var vs = Vector256.Create(weights != null ? weights[i] * meanScale : meanScale);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(r), vs, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(r + 8), vs, a1);
+        }
+        a0.Store(dst); a1.Store(dst + 8);
+    }
+
     // Any width: accumulate in the (L1-resident) output row.
-    private static void TileAny<TMap>(ref Job job, in TMap map, int start, int end, int col, int width, float meanScale, float* dst)
-        where TMap : struct, IRowMap
+    private static void TileAny<TMap>(ref Job job, in TMap map, int start, int end, int col, int width, float meanScale, float* dst,
+                                      int pf, int idCount, bool prefetch) where TMap : struct, IRowMap
     {
         if (job.Overwrite) new Span<float>(dst, width).Clear();
         long dim = job.Dim;
         bool weighted = job.Weights != null;
+        bool doPrefetch = prefetch && pf > 0 && Sse.IsSupported;
         for (int i = start; i < end; i++)
         {
+            if (doPrefetch && i + pf < idCount) Prefetch(job.Table + map.Map(job.Ids[i + pf]) * dim, dim);
             float* r = job.Table + map.Map(job.Ids[i]) * dim + col;
             float s = weighted ? job.Weights[i] * meanScale : meanScale;
             AxpyKernel.Axpy(s, r, dst, width);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* row, long dim)
+    {
+        byte* p = (byte*)row;
+        long bytes = dim * sizeof(float);
+        for (long line = 0; line < bytes; line += PrefetchStride) Sse.Prefetch0(p + line);
     }
 
     /// <summary>Plain scalar reference of the same contract, for tests.</summary>

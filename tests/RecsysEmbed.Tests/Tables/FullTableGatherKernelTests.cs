@@ -17,7 +17,7 @@ public sealed class FullTableGatherKernelTests
     private const double RelTol = 1e-5;
     private const double AbsTol = 1e-6;
 
-    public static TheoryData<int> Dims => new() { 1, 3, 8, 13, 64, 70, 128 };
+    public static TheoryData<int> Dims => new() { 1, 3, 8, 13, 16, 32, 48, 64, 70, 96, 128 };
 
     private static FullTable NewTable(int dim, TableFeature[] features, Random rng)
     {
