@@ -36,6 +36,9 @@ public sealed class CtrTrainer : IDisposable
     public torch.optim.Optimizer DenseOptimizer => _denseOptimizer;
     public long Steps { get; private set; }
 
+    /// <summary>Sets the step counter after a restore from a checkpoint.</summary>
+    public void RestoreSteps(long steps) => Steps = steps;
+
     /// <summary>
     /// Trains on one batch. Writes the pre-update predicted probabilities into <paramref name="predictions"/> (so
     /// callers get progressive-validation scores for free) and returns the mean log loss of the batch.

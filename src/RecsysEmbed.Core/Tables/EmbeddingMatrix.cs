@@ -138,8 +138,16 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         ref var ctx = ref Unsafe.AsRef<UpdateContext>(state);
         int dim = ctx.Dim, sw = ctx.StateWidth;
         var (start, end) = KernelThreads.Range(ctx.Count, part, parts);
+        const int ahead = 8; // rows are random: prefetch the weights and state of the row 8 updates ahead
         for (int i = start; i < end; i++)
         {
+            if (i + ahead < end && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            {
+                long next = ctx.Rows[i + ahead];
+                byte* w = (byte*)(ctx.Weights + next * dim);
+                for (int line = 0; line < dim * sizeof(float); line += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(w + line);
+                if (sw > 0) System.Runtime.Intrinsics.X86.Sse.Prefetch0(ctx.State + next * sw);
+            }
             long r = ctx.Rows[i];
             TUpdate.Apply(ctx.Weights + r * dim, ctx.State + r * sw, ctx.Grads + (long)i * dim, dim, ctx.Scalars);
         }

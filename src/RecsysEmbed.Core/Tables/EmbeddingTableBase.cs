@@ -193,12 +193,17 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
     protected static void AccumulateGather<TMap>(in TMap map, in JaggedFeature input, PoolingMode pooling, float* grad, int stride,
                                                  int column, int width, RowGradientAccumulator acc) where TMap : struct, IRowMap
     {
+        const int ahead = 8; // hash slots of ids 8 ahead are prefetched: the probes are random and miss L2
+        var ids = input.Ids;
         for (int b = 0; b < input.BagCount; b++)
         {
             int start = input.BagStart(b), end = start + input.BagLength(b);
             float* g = grad + (long)b * stride + column;
             for (int i = start; i < end; i++)
-                AxpyKernel.Axpy(Scale(input, pooling, i, start, end), g, acc.Slot(map.Map(input.Ids[i])), width);
+            {
+                if (i + ahead < ids.Length) acc.Prefetch(map.Map(ids[i + ahead]));
+                AxpyKernel.Axpy(Scale(input, pooling, i, start, end), g, acc.Slot(map.Map(ids[i])), width);
+            }
         }
     }
 
