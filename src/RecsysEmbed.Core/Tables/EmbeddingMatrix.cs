@@ -103,22 +103,47 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         {
             if ((ulong)r >= (ulong)Rows) ThrowHelper.OutOfRange(nameof(rows), r, $"matrix '{Name}' has {Rows} rows.");
         }
-        StepCount++;
-        var scalars = new StepScalars(Optimizer, StepCount);
         fixed (long* rp = rows)
         fixed (float* gp = grads)
         {
-            var ctx = new UpdateContext { Weights = _weights, State = _state, Dim = Dim, StateWidth = StateWidth, Rows = rp, Grads = gp, Count = rows.Length, Scalars = scalars };
-            int parts = rows.Length < 1024 ? 1 : threads;
-            delegate*<void*, int, int, void> body = Optimizer.Kind switch
-            {
-                SparseOptimizerKind.Sgd => &UpdatePart<SgdUpdate>,
-                SparseOptimizerKind.Adagrad => &UpdatePart<AdagradUpdate>,
-                SparseOptimizerKind.RowWiseAdagrad => &UpdatePart<RowWiseAdagradUpdate>,
-                _ => &UpdatePart<AdamUpdate>,
-            };
-            KernelThreads.Shared.Run(parts, body, &ctx);
+            var segment = new RowGradientAccumulator.Partition { Rows = rp, Grads = gp, Count = rows.Length, Dim = Dim };
+            Apply(&segment, 1, threads, splitSegments: true);
         }
+    }
+
+    /// <summary>Applies the partitions of an accumulator as one optimizer step (rows were range-checked when gathered).</summary>
+    internal void ApplyPartitions(RowGradientAccumulator.Partition* parts, int count, int threads)
+    {
+        for (int p = 0; p < count; p++)
+            for (int i = 0; i < parts[p].Count; i++)
+            {
+                long r = parts[p].Rows[i];
+                if ((ulong)r >= (ulong)Rows) ThrowHelper.OutOfRange("rows", r, $"matrix '{Name}' has {Rows} rows.");
+            }
+        Apply(parts, count, threads, splitSegments: count == 1);
+    }
+
+    // One step over one or more segments of (row, gradient) pairs. With several segments (the partitions of an
+    // accumulator) each thread takes whole segments; with one, the segment is split by range.
+    private void Apply(RowGradientAccumulator.Partition* segments, int segmentCount, int threads, bool splitSegments)
+    {
+        StepCount++;
+        int total = 0;
+        for (int p = 0; p < segmentCount; p++) total += segments[p].Count;
+        var ctx = new UpdateContext
+        {
+            Weights = _weights, State = _state, Dim = Dim, StateWidth = StateWidth, Segments = segments, SegmentCount = segmentCount,
+            SplitSegments = splitSegments, Scalars = new StepScalars(Optimizer, StepCount),
+        };
+        int parts = total < 1024 ? 1 : splitSegments ? threads : Math.Min(threads, segmentCount);
+        delegate*<void*, int, int, void> body = Optimizer.Kind switch
+        {
+            SparseOptimizerKind.Sgd => &UpdatePart<SgdUpdate>,
+            SparseOptimizerKind.Adagrad => &UpdatePart<AdagradUpdate>,
+            SparseOptimizerKind.RowWiseAdagrad => &UpdatePart<RowWiseAdagradUpdate>,
+            _ => &UpdatePart<AdamUpdate>,
+        };
+        KernelThreads.Shared.Run(parts, body, &ctx);
     }
 
     private struct UpdateContext
@@ -127,29 +152,43 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         public float* State;
         public int Dim;
         public int StateWidth;
-        public long* Rows;
-        public float* Grads;
-        public int Count;
+        public RowGradientAccumulator.Partition* Segments;
+        public int SegmentCount;
+        public bool SplitSegments;
         public StepScalars Scalars;
     }
 
     private static void UpdatePart<TUpdate>(void* state, int part, int parts) where TUpdate : struct, IRowUpdate
     {
         ref var ctx = ref Unsafe.AsRef<UpdateContext>(state);
+        if (ctx.SplitSegments)
+        {
+            for (int s = 0; s < ctx.SegmentCount; s++)
+            {
+                var (start, end) = KernelThreads.Range(ctx.Segments[s].Count, part, parts);
+                UpdateRange<TUpdate>(ref ctx, ref ctx.Segments[s], start, end);
+            }
+            return;
+        }
+        for (int s = part; s < ctx.SegmentCount; s += parts) UpdateRange<TUpdate>(ref ctx, ref ctx.Segments[s], 0, ctx.Segments[s].Count);
+    }
+
+    private static void UpdateRange<TUpdate>(ref UpdateContext ctx, ref RowGradientAccumulator.Partition segment, int start, int end)
+        where TUpdate : struct, IRowUpdate
+    {
         int dim = ctx.Dim, sw = ctx.StateWidth;
-        var (start, end) = KernelThreads.Range(ctx.Count, part, parts);
         const int ahead = 8; // rows are random: prefetch the weights and state of the row 8 updates ahead
         for (int i = start; i < end; i++)
         {
             if (i + ahead < end && System.Runtime.Intrinsics.X86.Sse.IsSupported)
             {
-                long next = ctx.Rows[i + ahead];
+                long next = segment.Rows[i + ahead];
                 byte* w = (byte*)(ctx.Weights + next * dim);
                 for (int line = 0; line < dim * sizeof(float); line += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(w + line);
                 if (sw > 0) System.Runtime.Intrinsics.X86.Sse.Prefetch0(ctx.State + next * sw);
             }
-            long r = ctx.Rows[i];
-            TUpdate.Apply(ctx.Weights + r * dim, ctx.State + r * sw, ctx.Grads + (long)i * dim, dim, ctx.Scalars);
+            long r = segment.Rows[i];
+            TUpdate.Apply(ctx.Weights + r * dim, ctx.State + r * sw, segment.Grads + (long)i * dim, dim, ctx.Scalars);
         }
     }
 

@@ -189,20 +189,81 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
         PrefetchDistance = GatherPoolKernel.DefaultPrefetchDistance,
     };
 
-    /// <summary>Sums scale * gradOutput-row into each touched row's accumulator slot, for rows = map(ids).</summary>
-    protected static void AccumulateGather<TMap>(in TMap map, in JaggedFeature input, PoolingMode pooling, float* grad, int stride,
-                                                 int column, int width, RowGradientAccumulator acc) where TMap : struct, IRowMap
+    /// <summary>
+    /// Sums scale * gradOutput-row into each touched row's accumulator slot, for rows = map(ids). With several
+    /// threads, thread p handles the rows its accumulator partition owns, so no row is shared between threads and
+    /// every row's contributions are still summed in id order (the result does not depend on the thread count).
+    /// </summary>
+    protected void AccumulateGather<TMap>(in TMap map, in JaggedFeature input, PoolingMode pooling, float* grad, int stride,
+                                          int column, int width, RowGradientAccumulator acc) where TMap : unmanaged, IRowMap
+    {
+        fixed (long* ids = input.Ids)
+        fixed (int* offsets = input.Offsets)
+        fixed (float* weights = input.Weights)
+        {
+            var ctx = new AccumulateContext<TMap>
+            {
+                Map = map, Ids = ids, IdCount = input.Ids.Length, Offsets = offsets, Weights = input.HasWeights ? weights : null,
+                BagCount = input.BagCount, Mean = pooling == PoolingMode.Mean, Grad = grad, Stride = stride, Column = column, Width = width,
+                Partitions = acc.Partitions, PartitionCount = acc.PartitionCount,
+            };
+            int parts = Threads > 1 && input.Ids.Length >= 2048 ? acc.PartitionCount : 1;
+            if (parts == 1)
+            {
+                for (int p = 0; p < acc.PartitionCount; p++) AccumulatePart<TMap>(&ctx, p, acc.PartitionCount);
+            }
+            else
+            {
+                KernelThreads.Shared.Run(parts, &AccumulatePartEntry<TMap>, &ctx);
+            }
+        }
+    }
+
+    private struct AccumulateContext<TMap> where TMap : unmanaged, IRowMap
+    {
+        public TMap Map;
+        public long* Ids;
+        public int IdCount;
+        public int* Offsets;
+        public float* Weights;
+        public int BagCount;
+        public bool Mean;
+        public float* Grad;
+        public int Stride, Column, Width;
+        public RowGradientAccumulator.Partition* Partitions;
+        public int PartitionCount;
+    }
+
+    private static void AccumulatePartEntry<TMap>(void* state, int part, int parts) where TMap : unmanaged, IRowMap
+    {
+        var ctx = (AccumulateContext<TMap>*)state;
+        // KernelThreads may run fewer parts than partitions (a busy pool runs them inline): cover them all.
+        for (int p = part; p < ctx->PartitionCount; p += parts) AccumulatePart(ctx, p, ctx->PartitionCount);
+    }
+
+    private static void AccumulatePart<TMap>(AccumulateContext<TMap>* ctx, int part, int partitions) where TMap : unmanaged, IRowMap
     {
         const int ahead = 8; // hash slots of ids 8 ahead are prefetched: the probes are random and miss L2
-        var ids = input.Ids;
-        for (int b = 0; b < input.BagCount; b++)
+        ref var partition = ref ctx->Partitions[part];
+        TMap map = ctx->Map;
+        long* ids = ctx->Ids;
+        int baseOffset = ctx->Offsets[0];
+        for (int b = 0; b < ctx->BagCount; b++)
         {
-            int start = input.BagStart(b), end = start + input.BagLength(b);
-            float* g = grad + (long)b * stride + column;
+            int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
+            float meanScale = ctx->Mean && end > start ? 1f / (end - start) : 1f;
+            float* g = ctx->Grad + (long)b * ctx->Stride + ctx->Column;
             for (int i = start; i < end; i++)
             {
-                if (i + ahead < ids.Length) acc.Prefetch(map.Map(ids[i + ahead]));
-                AxpyKernel.Axpy(Scale(input, pooling, i, start, end), g, acc.Slot(map.Map(ids[i])), width);
+                if (i + ahead < ctx->IdCount)
+                {
+                    long next = map.Map(ids[i + ahead]);
+                    if (RowGradientAccumulator.Owner(next, partitions) == part) RowGradientAccumulator.Prefetch(ref partition, next);
+                }
+                long row = map.Map(ids[i]);
+                if (RowGradientAccumulator.Owner(row, partitions) != part) continue;
+                float s = ctx->Weights != null ? ctx->Weights[i] * meanScale : meanScale;
+                AxpyKernel.Axpy(s, g, RowGradientAccumulator.Slot(ref partition, row), ctx->Width);
             }
         }
     }

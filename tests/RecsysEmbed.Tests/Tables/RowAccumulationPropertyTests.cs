@@ -37,16 +37,19 @@ public unsafe class RowAccumulationPropertyTests
         }
 
         Assert.Equal(order.Count, acc.Count);
-        Assert.Equal(order.ToArray(), acc.Rows.ToArray());
-        var grads = acc.Gradients;
-        for (int i = 0; i < order.Count; i++)
-            Assert.Equal(sums[order[i]], grads.Slice(i * Dim, Dim).ToArray());
+        // Each partition keeps its rows in first-touch order.
+        var rows = acc.CopyRows();
+        var expectedOrder = order.OrderBy(r => RowGradientAccumulator.Owner(r, acc.PartitionCount)).ToArray(); // stable sort
+        Assert.Equal(expectedOrder, rows);
+        var grads = acc.CopyGradients();
+        for (int i = 0; i < rows.Length; i++)
+            Assert.Equal(sums[rows[i]], grads.AsSpan(i * Dim, Dim).ToArray());
     }
 
     [Fact]
     public void Clear_DiscardsPendingGradientsAndStartsFromZero()
     {
-        using var acc = new RowGradientAccumulator(Dim);
+        using var acc = new RowGradientAccumulator(Dim, partitions: 1);
         float[] ones = [1, 1, 1, 1, 1];
         for (long r = 0; r < 700; r++) Add(acc, r, ones);
         acc.Clear();
@@ -56,8 +59,8 @@ public unsafe class RowAccumulationPropertyTests
         Add(acc, 3, g);     // touched before the clear: must start from zero again
         Add(acc, 9999, g);
         Add(acc, 3, g);
-        Assert.Equal(new long[] { 3, 9999 }, acc.Rows.ToArray());
-        Assert.Equal(new float[] { 2, 4, 6, 8, 10, 1, 2, 3, 4, 5 }, acc.Gradients.ToArray());
+        Assert.Equal(new long[] { 3, 9999 }, acc.CopyRows());
+        Assert.Equal(new float[] { 2, 4, 6, 8, 10, 1, 2, 3, 4, 5 }, acc.CopyGradients());
     }
 
     [Fact]
