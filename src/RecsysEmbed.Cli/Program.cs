@@ -16,6 +16,8 @@ public static class Program
         var root = new RootCommand("recsys-embed: plan and build compressed embedding tables for recommendation models.")
         {
             TablesCommand.Create(),
+            DatasetsCommand.Create(),
+            TrainCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

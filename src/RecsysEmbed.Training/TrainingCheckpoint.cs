@@ -1,0 +1,65 @@
+using RecsysEmbed.Data.Readers;
+using RecsysEmbed.Training.Checkpoints;
+using TorchSharp.Modules;
+
+namespace RecsysEmbed.Training;
+
+/// <summary>
+/// What a training checkpoint holds: every table matrix with its optimizer state and step count, the id
+/// vocabularies, the dense model and its optimizer, and where the data stopped (epoch, reader position).
+/// </summary>
+public static class TrainingCheckpoint
+{
+    public static string Save(string directory, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    {
+        using var writer = new CheckpointWriter(directory, state.Batches);
+        foreach (var table in trainer.Tables.Tables) writer.AddTable(table);
+        foreach (var v in vocabularies.All)
+        {
+            writer.AddEntry($"vocab/{v.FeatureName}", stream =>
+            {
+                using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+                w.Write(v.Count);
+                w.Write(v.Overflowed);
+                foreach (var (id, index) in v.Entries()) { w.Write(id); w.Write(index); }
+            });
+        }
+        writer.AddStateDict("dense/model", trainer.Model.Module);
+        writer.AddOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        writer.SetMetadata("epoch", state.Epoch);
+        writer.SetMetadata("batches", state.Batches);
+        writer.SetMetadata("samples", state.Samples);
+        writer.SetMetadata("trainer_steps", trainer.Steps);
+        if (state.Position is { } p)
+        {
+            writer.SetMetadata("position_byte", p.ByteOffset);
+            writer.SetMetadata("position_line", p.LineNumber);
+            writer.SetMetadata("position_record", p.RecordIndex);
+        }
+        return writer.Commit().Path;
+    }
+
+    public static void Restore(CheckpointReader reader, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    {
+        foreach (var table in trainer.Tables.Tables) reader.RestoreTable(table);
+        foreach (var v in vocabularies.All)
+        {
+            using var stream = reader.OpenRead($"vocab/{v.FeatureName}");
+            using var r = new BinaryReader(stream);
+            long count = r.ReadInt64();
+            long overflowed = r.ReadInt64();
+            var entries = new (long, int)[count];
+            for (long i = 0; i < count; i++) entries[i] = (r.ReadInt64(), r.ReadInt32());
+            v.Restore(entries, overflowed);
+        }
+        reader.LoadStateDict("dense/model", trainer.Model.Module);
+        reader.LoadOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        state.Epoch = reader.GetMetadata<int>("epoch");
+        state.Batches = reader.GetMetadata<long>("batches");
+        state.Samples = reader.GetMetadata<long>("samples");
+        trainer.RestoreSteps(reader.GetMetadata<long>("trainer_steps"));
+        state.Position = reader.Metadata.ContainsKey("position_byte")
+            ? new ReaderPosition(reader.GetMetadata<long>("position_byte"), reader.GetMetadata<long>("position_line"), reader.GetMetadata<long>("position_record"))
+            : null;
+    }
+}
