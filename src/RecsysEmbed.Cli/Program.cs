@@ -18,6 +18,7 @@ public static class Program
             TablesCommand.Create(),
             DatasetsCommand.Create(),
             TrainCommand.Create(),
+            QuickstartCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

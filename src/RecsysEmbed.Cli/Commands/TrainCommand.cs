@@ -87,7 +87,14 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static TrainSummary RunWithProgress(ModelConfig config, TrainOptions options, bool json, TextWriter stderr)
+    private static TrainSummary RunWithProgress(ModelConfig config, TrainOptions options, bool json, TextWriter stderr) =>
+        TrainCommandRunner.Run(config, options, json, stderr);
+}
+
+/// <summary>Runs training with a live status line on a terminal, or plain progress lines otherwise.</summary>
+internal static class TrainCommandRunner
+{
+    public static TrainSummary Run(ModelConfig config, TrainOptions options, bool json, TextWriter stderr)
     {
         // A live status line on a terminal; plain lines every few seconds otherwise (CI logs, pipes).
         if (!json && !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Interactive)
@@ -131,7 +138,8 @@ internal static class SummaryTable
         if (s.Auc is not null)
             output.WriteLine($"  held-out ({s.EvalSamples:N0})  AUC {s.Auc:F5}  log loss {s.LogLoss:F5}  NE {s.NormalizedEntropy:F5}  calibration {s.Calibration:F4}");
         output.WriteLine($"  embeddings  {s.EmbeddingParameters:N0} parameters, {Mib(s.EmbeddingWeightBytes)} weights + {Mib(s.EmbeddingOptimizerBytes)} optimizer state");
-        output.WriteLine($"  full tables would be {Mib(s.FullTableWeightBytes)}: {s.CompressionRatio:F1}x smaller");
+        if (s.FullTableWeightBytes > 0)
+            output.WriteLine($"  full tables would be {Mib(s.FullTableWeightBytes)}: {s.CompressionRatio:F1}x smaller");
         output.WriteLine($"  dense model {s.DenseParameters:N0} parameters");
         if (s.MalformedSkipped > 0)
         {
