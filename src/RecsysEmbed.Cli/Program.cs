@@ -19,6 +19,7 @@ public static class Program
             DatasetsCommand.Create(),
             TrainCommand.Create(),
             QuickstartCommand.Create(),
+            BenchCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -13,11 +13,14 @@ namespace RecsysEmbed.Core.Kernels;
 /// </summary>
 public static unsafe class GatherPoolKernel
 {
-    /// <summary>Ids ahead to prefetch: 16 was best for uniform ids in both the C gather probe and this kernel (RESULTS.md).</summary>
-    public const int DefaultPrefetchDistance = 16;
-    // One prefetch per 128-byte pair of lines: the adjacent-line prefetcher brings the partner line, and
-    // prefetching every 64-byte line cost up to 25% on skewed (cache-resident) ids in our measurements.
-    private const long PrefetchStride = 128;
+    /// <summary>
+    /// Ids ahead to prefetch. On the 1M x 64 shape, one thread: 48 was best for uniform ids (148 Mrows/s vs 96 at 16),
+    /// 64 nearly as good (142) and better for skewed ids (251 vs 220); see benchmarks/RESULTS.md.
+    /// </summary>
+    public const int DefaultPrefetchDistance = 64;
+    // Every 64-byte line of the row is prefetched: prefetching only every other line (relying on the adjacent-line
+    // prefetcher) halved uniform-id throughput in our measurements (52 vs 105 Mrows/s, one thread).
+    private const long PrefetchStride = 64;
 
     public struct Job
     {
@@ -118,7 +121,8 @@ public static unsafe class GatherPoolKernel
             if (doPrefetch && i + pf < idCount)
             {
                 byte* p = (byte*)(table + m.Map(ids[i + pf]) * dim);
-                for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
+                if (rowBytes == 256) { Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192); }
+                else for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
             }
             float* r = table + m.Map(ids[i]) * dim + col;
             float s = weighted ? weights[i] * meanScale : meanScale;
@@ -167,7 +171,15 @@ public static unsafe class GatherPoolKernel
             if (doPrefetch && i + pf < idCount)
             {
                 byte* p = (byte*)(table + m.Map(ids[i + pf]) * dim);
-                for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
+                if (rowBytes == 256)
+                {
+                    // The common 64-float row: four lines, unrolled (the loop's own overhead cost ~10% here).
+                    Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192);
+                }
+                else
+                {
+                    for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
+                }
             }
             float* r = table + m.Map(ids[i]) * dim + col;
             float s = weighted ? weights[i] * meanScale : meanScale;

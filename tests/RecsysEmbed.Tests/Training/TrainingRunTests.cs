@@ -1,0 +1,154 @@
+using System.Text.Json;
+using RecsysEmbed.Core.Config;
+using RecsysEmbed.Data.Synthetic;
+using RecsysEmbed.Training;
+using RecsysEmbed.Training.Checkpoints;
+
+namespace RecsysEmbed.Tests.Training;
+
+/// <summary>End-to-end training runs on a small generated click log (one thread, so results are deterministic).</summary>
+public sealed class TrainingRunTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"recsys-train-{Guid.NewGuid():N}");
+    private readonly string _train, _eval;
+
+    // Small model: 26 Criteo features over a 4096-bucket unified table and one full table, tiny MLPs.
+    private const string Yaml = """
+        name: tiny
+        dense_features: [I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13]
+        embedding_dim: 4
+        sparse_features:
+          - {name: C1, cardinality: 2000}
+          - {name: C2}
+          - {name: C3}
+          - {name: C4}
+          - {name: C5}
+          - {name: C6}
+          - {name: C7}
+          - {name: C8}
+          - {name: C9}
+          - {name: C10}
+          - {name: C11}
+          - {name: C12}
+          - {name: C13}
+          - {name: C14}
+          - {name: C15}
+          - {name: C16}
+          - {name: C17}
+          - {name: C18}
+          - {name: C19}
+          - {name: C20}
+          - {name: C21}
+          - {name: C22}
+          - {name: C23}
+          - {name: C24}
+          - {name: C25}
+          - {name: C26}
+        tables:
+          - {name: c1, family: full, features: [C1]}
+        default_table: {family: ue, buckets: 4096}
+        optimizer: {kind: adam, learning_rate: 0.01}
+        dense_optimizer: {kind: adam, learning_rate: 0.003}
+        model: {kind: dlrm, bottom_mlp: [8], top_mlp: [8]}
+        training: {batch_size: 256, seed: 3}
+        """;
+
+    public TrainingRunTests()
+    {
+        Directory.CreateDirectory(_dir);
+        string all = Path.Combine(_dir, "all.tsv");
+        new SyntheticCtrGenerator(new SyntheticOptions { Schema = SyntheticSchemaKind.Criteo, Rows = 6000, Seed = 5, MaxCardinality = 2000, Threads = 1 })
+            .GenerateFile(all);
+        var lines = File.ReadAllLines(all);
+        _train = Path.Combine(_dir, "train.tsv");
+        _eval = Path.Combine(_dir, "eval.tsv");
+        File.WriteAllLines(_train, lines[..5000]);
+        File.WriteAllLines(_eval, lines[5000..]);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static ModelConfig Config => ModelConfig.Parse(Yaml);
+
+    private TrainOptions Options(string? checkpoint = null, string? resume = null, long? maxBatches = null, int epochs = 2) => new()
+    {
+        TrainPath = _train, EvalPath = _eval, Epochs = epochs, Threads = 1, CheckpointDir = checkpoint, ResumeDir = resume,
+        MaxBatches = maxBatches, CheckpointEveryBatches = 7,
+    };
+
+    [Fact]
+    public void Run_LearnsAndReportsEveryFigure()
+    {
+        var summary = TrainingRun.Run(Config, Options());
+        Assert.Equal(10_000, summary.TrainSamples); // 2 epochs x 5000 rows
+        Assert.Equal(2 * (int)Math.Ceiling(5000 / 256.0), summary.Batches);
+        Assert.Equal(1000, summary.EvalSamples);
+        Assert.InRange(summary.Auc!.Value, 0.55, 1.0);   // better than chance on a learnable planted model
+        Assert.True(summary.LogLoss > 0 && summary.NormalizedEntropy > 0 && summary.Calibration > 0);
+        Assert.Equal(2000L * 4 + 4096L * 4, summary.EmbeddingParameters);
+        Assert.True(summary.DenseParameters > 0 && summary.SamplesPerSecond > 0);
+    }
+
+    [Fact]
+    public void Resume_FromCheckpoint_EndsWithTheSameModelAsAnUninterruptedRun()
+    {
+        string straightDir = Path.Combine(_dir, "straight"), splitDir = Path.Combine(_dir, "split");
+        var straight = TrainingRun.Run(Config, Options(checkpoint: straightDir));
+
+        // Stop mid-epoch (batch 27 of 40, in the second epoch), then resume in a fresh run.
+        var first = TrainingRun.Run(Config, Options(checkpoint: splitDir, maxBatches: 27));
+        Assert.Equal(27, first.Batches);
+        var resumed = TrainingRun.Run(Config, Options(checkpoint: splitDir, resume: splitDir));
+        Assert.Equal(27, resumed.ResumedFromStep);
+        Assert.Equal(straight.Batches, resumed.Batches);
+        Assert.Equal(straight.TrainSamples, resumed.TrainSamples);
+
+        // Same weights: compare every entry of the two final checkpoints byte for byte.
+        var a = CheckpointReader.OpenLatest(straightDir);
+        var b = CheckpointReader.OpenLatest(splitDir);
+        Assert.Equal(a.Step, b.Step);
+        foreach (var entry in a.Entries)
+            Assert.True(a.ReadBytes(entry.Name).AsSpan().SequenceEqual(b.ReadBytes(entry.Name)), $"checkpoint entry {entry.Name} differs");
+        Assert.Equal(straight.Auc, resumed.Auc);
+    }
+
+    [Fact]
+    public void Resume_RefusesADamagedCheckpointAndFallsBackToThePreviousGoodOne()
+    {
+        string dir = Path.Combine(_dir, "damaged");
+        TrainingRun.Run(Config, Options(checkpoint: dir, maxBatches: 14, epochs: 1)); // checkpoints at 7 and 14
+        var latest = CheckpointReader.OpenLatest(dir);
+        string victim = Directory.GetFiles(latest.Path, "*.bin").OrderByDescending(f => new FileInfo(f).Length).First();
+        using (var f = new FileStream(victim, FileMode.Open)) f.SetLength(f.Length / 2);
+
+        var ex = Assert.Throws<CheckpointException>(() => CheckpointReader.OpenLatest(dir));
+        Assert.Contains(Path.GetFileName(victim), ex.Message);
+        var resumed = TrainingRun.Run(Config, Options(checkpoint: dir, resume: dir, epochs: 1));
+        Assert.Equal(7, resumed.ResumedFromStep);
+    }
+
+    [Fact]
+    public void Cli_TrainJson_PrintsOneSummaryObject()
+    {
+        string config = Path.Combine(_dir, "tiny.yaml");
+        File.WriteAllText(config, Yaml);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = RecsysEmbed.Cli.Program.Run(["train", "--config", config, "--train", _train, "--eval", _eval, "--threads", "1", "--json"], stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        Assert.Equal(5000, doc.RootElement.GetProperty("train_samples").GetInt64());
+        Assert.InRange(doc.RootElement.GetProperty("auc").GetDouble(), 0.5, 1.0);
+    }
+
+    [Fact]
+    public void Cli_Train_SchemaMismatchNamesTheMissingFeatures()
+    {
+        string config = Path.Combine(_dir, "bad.yaml");
+        File.WriteAllText(config, Yaml.Replace("{name: C26}", "{name: user_city}").Replace("C25]", "C25]"));
+        var stderr = new StringWriter();
+        int code = RecsysEmbed.Cli.Program.Run(["train", "--config", config, "--train", _train, "--threads", "1"], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("user_city", stderr.ToString());
+    }
+}
