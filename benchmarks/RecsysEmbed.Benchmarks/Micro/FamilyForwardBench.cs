@@ -22,7 +22,8 @@ public class FamilyForwardBench
     private QuotientRemainderTable _qrAdd = null!, _qrMult = null!;
     private MixedDimensionTable _md = null!;
     private UnifiedTable _ue = null!;
-    private long[] _ids = null!;
+    private long[][] _ids = null!;
+    private int _next;
     private int[] _offsets = null!;
     private float[] _output = null!;
 
@@ -39,14 +40,14 @@ public class FamilyForwardBench
         _tables.Add(_md = new MixedDimensionTable("md", f[0], Cardinality, [new MixedDimensionBlock(Cardinality, 16)], Dim, opt));
         _tables.Add(_ue = new UnifiedTable("ue", [new UnifiedFeature("f", Chunks: 2)], Cardinality / 4, Dim / 2, opt));
         foreach (var t in _tables) t.Threads = 2;
-        _ids = BenchData.Ids(Cardinality, Dist, BenchData.Bags * BenchData.Pooling, 11);
+        _ids = Enumerable.Range(0, BenchData.IdSets).Select(k => BenchData.Ids(Cardinality, Dist, BenchData.Bags * BenchData.Pooling, (ulong)(11 + 1000 * k))).ToArray();
         _offsets = BenchData.FixedOffsets(BenchData.Bags, BenchData.Pooling);
         _output = new float[BenchData.Bags * Dim];
     }
 
     private float Run(IEmbeddingTable t)
     {
-        t.Forward(0, new JaggedFeature(_ids, _offsets), _output);
+        t.Forward(0, new JaggedFeature(_ids[_next++ % BenchData.IdSets], _offsets), _output);
         return _output[0];
     }
 

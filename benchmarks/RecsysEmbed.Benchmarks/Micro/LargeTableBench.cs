@@ -17,22 +17,24 @@ public class LargeTableBench
     public const int Threads = 2;
 
     private FullTable _table = null!;
-    private long[] _ids = null!;
+    private long[][] _ids = null!;
+    private int _next;
     private int[] _offsets = null!;
     private float[] _output = null!;
     private TorchSharp.Modules.EmbeddingBag _torchBag = null!;
-    private Tensor _torchIds = null!, _torchOffsets = null!;
+    private Tensor[] _torchIds = null!;
+    private Tensor _torchOffsets = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _table = new FullTable("large", [new TableFeature("f")], Rows, Dim, SparseOptimizerSettings.Sgd(0.01f)) { Threads = Threads };
-        _ids = BenchData.Ids(Rows, Dist, BenchData.Bags * BenchData.Pooling, 5);
+        _ids = Enumerable.Range(0, BenchData.IdSets).Select(k => BenchData.Ids(Rows, Dist, BenchData.Bags * BenchData.Pooling, (ulong)(5 + 1000 * k))).ToArray();
         _offsets = BenchData.FixedOffsets(BenchData.Bags, BenchData.Pooling);
         _output = new float[BenchData.Bags * Dim];
         torch.set_num_threads(Threads);
         _torchBag = nn.EmbeddingBag(Rows, Dim, mode: EmbeddingBagMode.Sum);
-        _torchIds = torch.tensor(_ids, dtype: ScalarType.Int64);
+        _torchIds = _ids.Select(ids => torch.tensor(ids, dtype: ScalarType.Int64)).ToArray();
         _torchOffsets = torch.tensor(_offsets.AsSpan(0, BenchData.Bags).ToArray().Select(o => (long)o).ToArray(), dtype: ScalarType.Int64);
     }
 
@@ -40,14 +42,14 @@ public class LargeTableBench
     public float TorchSharpEmbeddingBag()
     {
         using var noGrad = torch.no_grad();
-        using var output = _torchBag.call(_torchIds, _torchOffsets);
+        using var output = _torchBag.call(_torchIds[_next++ % BenchData.IdSets], _torchOffsets);
         return output.shape[0];
     }
 
     [Benchmark]
     public float RecsysFullTable()
     {
-        _table.Forward(0, new JaggedFeature(_ids, _offsets), _output);
+        _table.Forward(0, new JaggedFeature(_ids[_next++ % BenchData.IdSets], _offsets), _output);
         return _output[0];
     }
 
@@ -56,7 +58,7 @@ public class LargeTableBench
     {
         _table.Dispose();
         _torchBag.Dispose();
-        _torchIds.Dispose();
+        foreach (var t in _torchIds) t.Dispose();
         _torchOffsets.Dispose();
     }
 }

@@ -21,18 +21,20 @@ public class TrainingStepBench
     public const int Dim = 64;
 
     private FullTable _table = null!;
-    private long[] _ids = null!;
+    private long[][] _ids = null!;
+    private int _next;
     private int[] _offsets = null!;
     private float[] _output = null!, _grad = null!;
     private TorchSharp.Modules.EmbeddingBag _torchBag = null!;
     private TorchSharp.Modules.SGD _torchSgd = null!;
-    private Tensor _torchIds = null!, _torchOffsets = null!, _torchGrad = null!;
+    private Tensor[] _torchIds = null!;
+    private Tensor _torchOffsets = null!, _torchGrad = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _table = new FullTable("bench", [new TableFeature("f")], Rows, Dim, SparseOptimizerSettings.RowWiseAdagrad(0.01f)) { Threads = Threads };
-        _ids = BenchData.Ids(Rows, Dist, BenchData.Bags * BenchData.Pooling, 7);
+        _ids = Enumerable.Range(0, BenchData.IdSets).Select(k => BenchData.Ids(Rows, Dist, BenchData.Bags * BenchData.Pooling, (ulong)(7 + 1000 * k))).ToArray();
         _offsets = BenchData.FixedOffsets(BenchData.Bags, BenchData.Pooling);
         _output = new float[BenchData.Bags * Dim];
         _grad = new float[BenchData.Bags * Dim];
@@ -41,7 +43,7 @@ public class TrainingStepBench
         torch.set_num_threads(Threads);
         _torchBag = nn.EmbeddingBag(Rows, Dim, mode: EmbeddingBagMode.Sum, sparse: true);
         _torchSgd = torch.optim.SGD(_torchBag.parameters(), 0.01);
-        _torchIds = torch.tensor(_ids, dtype: ScalarType.Int64);
+        _torchIds = _ids.Select(ids => torch.tensor(ids, dtype: ScalarType.Int64)).ToArray();
         _torchOffsets = torch.tensor(_offsets.AsSpan(0, BenchData.Bags).ToArray().Select(o => (long)o).ToArray(), dtype: ScalarType.Int64);
         _torchGrad = torch.tensor(_grad, [BenchData.Bags, Dim]);
     }
@@ -51,18 +53,18 @@ public class TrainingStepBench
     {
         using var scope = torch.NewDisposeScope();
         _torchSgd.zero_grad();
-        var output = _torchBag.call(_torchIds, _torchOffsets);
+        var output = _torchBag.call(_torchIds[_next++ % BenchData.IdSets], _torchOffsets);
         output.backward([_torchGrad]);
         _torchSgd.step();
     }
 
     [Benchmark]
-    public void RecsysFusedBackwardRowWiseAdagrad() => _table.Backward(0, new JaggedFeature(_ids, _offsets), _grad);
+    public void RecsysFusedBackwardRowWiseAdagrad() => _table.Backward(0, new JaggedFeature(_ids[_next++ % BenchData.IdSets], _offsets), _grad);
 
     [Benchmark]
     public void RecsysForwardAndFusedBackward()
     {
-        var input = new JaggedFeature(_ids, _offsets);
+        var input = new JaggedFeature(_ids[_next++ % BenchData.IdSets], _offsets);
         _table.Forward(0, input, _output);
         _table.Backward(0, input, _grad);
     }
@@ -72,7 +74,7 @@ public class TrainingStepBench
     {
         _table.Dispose();
         _torchBag.Dispose();
-        _torchIds.Dispose();
+        foreach (var t in _torchIds) t.Dispose();
         _torchOffsets.Dispose();
         _torchGrad.Dispose();
     }
