@@ -106,7 +106,7 @@ public static class TrainingRun
         var malformedExamples = new List<string>();
         string? lastCheckpoint = null;
         bool stop = false;
-        for (; state.Epoch < epochs && !stop; state.Epoch++, state.Position = null)
+        while (state.Epoch < epochs && !stop)
         {
             using var reader = CtrReaders.Open(options.TrainPath, options.Format, readerOptions, state.Position);
             CheckSchema(config, reader);
@@ -131,6 +131,13 @@ public static class TrainingRun
                 if (options.CheckpointDir is not null && options.CheckpointEveryBatches > 0 && state.Batches % options.CheckpointEveryBatches == 0)
                     lastCheckpoint = TrainingCheckpoint.Save(options.CheckpointDir, trainer, vocabularies, state);
                 if (options.MaxBatches is { } max && state.Batches >= max) stop = true;
+            }
+            if (!stop)
+            {
+                // The epoch ran to the end of the file: the next one starts from the top. (A stop keeps the
+                // position, so a checkpoint written now resumes mid-epoch.)
+                state.Epoch++;
+                state.Position = null;
             }
             skipped += reader.Report.SkippedRecords;
             malformedExamples.AddRange(reader.Report.Examples.Select(e => e.ToString()).Take(5 - malformedExamples.Count));

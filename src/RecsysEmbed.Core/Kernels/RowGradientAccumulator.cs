@@ -80,7 +80,7 @@ public sealed unsafe class RowGradientAccumulator : IDisposable
     /// <summary>Partition that owns a row (high bits of a hash, independent of the probe position).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Owner(long row, int partitions) =>
-        partitions == 1 ? 0 : (int)((BucketHash.Mix(row, 0x2545F4914F6CDD1Dul) >> 33) % (ulong)partitions);
+        partitions == 1 ? 0 : (int)(((BucketHash.Mix(row, 0x2545F4914F6CDD1Dul) >> 32) * (ulong)partitions) >> 32); // multiply-shift, no division
 
     /// <summary>The gradient row of <paramref name="row"/>, zeroed on first touch in this step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

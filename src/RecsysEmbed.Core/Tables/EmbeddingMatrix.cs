@@ -146,6 +146,9 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         KernelThreads.Shared.Run(parts, body, &ctx);
     }
 
+    // Rows are random: the weights and state of the row this many updates ahead are prefetched.
+    private const int UpdateAhead = 16;
+
     private struct UpdateContext
     {
         public float* Weights;
@@ -177,7 +180,7 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
         where TUpdate : struct, IRowUpdate
     {
         int dim = ctx.Dim, sw = ctx.StateWidth;
-        const int ahead = 8; // rows are random: prefetch the weights and state of the row 8 updates ahead
+        int ahead = UpdateAhead;
         for (int i = start; i < end; i++)
         {
             if (i + ahead < end && System.Runtime.Intrinsics.X86.Sse.IsSupported)

@@ -106,7 +106,7 @@ public sealed class TrainingRunTests : IDisposable
         // Same weights: compare every entry of the two final checkpoints byte for byte.
         var a = CheckpointReader.OpenLatest(straightDir);
         var b = CheckpointReader.OpenLatest(splitDir);
-        Assert.Equal(a.Step, b.Step);
+        Assert.True(a.Step == b.Step, $"steps {a.Step} vs {b.Step}; resumed last checkpoint {resumed.LastCheckpoint}; dirs: {string.Join(", ", Directory.GetFileSystemEntries(splitDir).Select(Path.GetFileName))}; LATEST={File.ReadAllText(Path.Combine(splitDir, "LATEST"))}");
         foreach (var entry in a.Entries)
             Assert.True(a.ReadBytes(entry.Name).AsSpan().SequenceEqual(b.ReadBytes(entry.Name)), $"checkpoint entry {entry.Name} differs");
         Assert.Equal(straight.Auc, resumed.Auc);
