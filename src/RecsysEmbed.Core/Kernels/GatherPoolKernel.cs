@@ -291,9 +291,21 @@ public static unsafe class GatherPoolKernel
     }
 }
 
-/// <summary>y += a * x over n floats, vectorised with a scalar tail.</summary>
+/// <summary>y += a * x (Axpy) or y = a * x (Scale) over n floats, vectorised with a scalar tail.</summary>
 public static unsafe class AxpyKernel
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale(float a, float* x, float* y, int n)
+    {
+        int d = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; d + 8 <= n; d += 8) (Vector256.Load(x + d) * va).Store(y + d);
+        }
+        for (; d < n; d++) y[d] = a * x[d];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy(float a, float* x, float* y, int n)
     {

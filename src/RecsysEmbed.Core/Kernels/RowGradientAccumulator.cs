@@ -103,6 +103,31 @@ public sealed unsafe class RowGradientAccumulator : IDisposable
         }
     }
 
+    /// <summary>
+    /// The gradient row of <paramref name="row"/>; on first touch in this step it is NOT zeroed and
+    /// <paramref name="fresh"/> is true, so the caller writes it instead of adding to it (saves a pass over the row).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float* SlotUninitialized(ref Partition part, long row, out bool fresh)
+    {
+        int h = Home(row, part.Mask);
+        while (true)
+        {
+            ref var e = ref part.Table[h];
+            if (e.Stamp != part.Generation)
+            {
+                fresh = true;
+                return Insert(ref part, row, h, clear: false);
+            }
+            if (e.Key == row)
+            {
+                fresh = false;
+                return part.Grads + (long)e.Slot * part.Dim;
+            }
+            h = (h + 1) & part.Mask;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Prefetch(ref Partition part, long row)
     {
@@ -112,18 +137,19 @@ public sealed unsafe class RowGradientAccumulator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Home(long row, int mask) => (int)BucketHash.Mix(row, 0x51ED270B27B5A9E1ul) & mask;
 
-    private static float* Insert(ref Partition part, long row, int h)
+    private static float* Insert(ref Partition part, long row, int h, bool clear = true)
     {
         if ((part.Count + 1) * 2 > part.Mask + 1)
         {
             Rehash(ref part, (part.Mask + 1) * 2);
-            return Slot(ref part, row);
+            h = Home(row, part.Mask);
+            while (part.Table[h].Stamp == part.Generation) h = (h + 1) & part.Mask;
         }
         if (part.Count == part.Capacity) Grow(ref part);
         part.Table[h] = new Entry { Key = row, Slot = part.Count, Stamp = part.Generation };
         part.Rows[part.Count] = row;
         float* g = part.Grads + (long)part.Count * part.Dim;
-        new Span<float>(g, part.Dim).Clear();
+        if (clear) new Span<float>(g, part.Dim).Clear();
         part.Count++;
         return g;
     }

@@ -266,7 +266,9 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
                 }
                 long row = map.Map(ids[i]);
                 float s = ctx->Weights != null ? ctx->Weights[i] * meanScale : meanScale;
-                AxpyKernel.Axpy(s, g, RowGradientAccumulator.Slot(ref ctx->Partitions[RowGradientAccumulator.Owner(row, partitions)], row), ctx->Width);
+                float* slot = RowGradientAccumulator.SlotUninitialized(ref ctx->Partitions[RowGradientAccumulator.Owner(row, partitions)], row, out bool fresh);
+                if (fresh) AxpyKernel.Scale(s, g, slot, ctx->Width);
+                else AxpyKernel.Axpy(s, g, slot, ctx->Width);
             }
         }
     }
@@ -293,7 +295,9 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
                 long row = map.Map(ids[i]);
                 if (RowGradientAccumulator.Owner(row, partitions) != part) continue;
                 float s = ctx->Weights != null ? ctx->Weights[i] * meanScale : meanScale;
-                AxpyKernel.Axpy(s, g, RowGradientAccumulator.Slot(ref partition, row), ctx->Width);
+                float* slot = RowGradientAccumulator.SlotUninitialized(ref partition, row, out bool fresh);
+                if (fresh) AxpyKernel.Scale(s, g, slot, ctx->Width);
+                else AxpyKernel.Axpy(s, g, slot, ctx->Width);
             }
         }
     }
