@@ -214,6 +214,12 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
             }
             else
             {
+                // Map every id to its row and owner once, split across threads, so each thread then skims a byte
+                // per id instead of re-hashing all of them.
+                EnsureScratch(input.Ids.Length);
+                ctx.Rows = _rowScratch;
+                ctx.Owners = _ownerScratch;
+                KernelThreads.Shared.Run(parts, &MapPartEntry<TMap>, &ctx);
                 KernelThreads.Shared.Run(parts, &AccumulatePartEntry<TMap>, &ctx);
             }
         }
@@ -235,6 +241,35 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
         public int Stride, Column, Width;
         public RowGradientAccumulator.Partition* Partitions;
         public int PartitionCount;
+        public long* Rows;    // map(ids[i]), filled by MapPartEntry
+        public byte* Owners;  // partition owning Rows[i]
+    }
+
+    private long* _rowScratch;
+    private byte* _ownerScratch;
+    private int _scratchCapacity;
+
+    private void EnsureScratch(int count)
+    {
+        if (count <= _scratchCapacity) return;
+        int capacity = Math.Max(count, _scratchCapacity * 2);
+        _rowScratch = (long*)System.Runtime.InteropServices.NativeMemory.Realloc(_rowScratch, (nuint)(capacity * (long)sizeof(long)));
+        _ownerScratch = (byte*)System.Runtime.InteropServices.NativeMemory.Realloc(_ownerScratch, (nuint)capacity);
+        _scratchCapacity = capacity;
+    }
+
+    private static void MapPartEntry<TMap>(void* state, int part, int parts) where TMap : unmanaged, IRowMap
+    {
+        var ctx = (AccumulateContext<TMap>*)state;
+        var (start, end) = KernelThreads.Range(ctx->IdCount, part, parts);
+        TMap map = ctx->Map;
+        int partitions = ctx->PartitionCount;
+        for (int i = start; i < end; i++)
+        {
+            long row = map.Map(ctx->Ids[i]);
+            ctx->Rows[i] = row;
+            ctx->Owners[i] = (byte)RowGradientAccumulator.Owner(row, partitions);
+        }
     }
 
     private static void AccumulatePartEntry<TMap>(void* state, int part, int parts) where TMap : unmanaged, IRowMap
@@ -277,8 +312,8 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
     {
         int ahead = AccumulateAhead;
         ref var partition = ref ctx->Partitions[part];
-        TMap map = ctx->Map;
-        long* ids = ctx->Ids;
+        long* rows = ctx->Rows;
+        byte* owners = ctx->Owners;
         int baseOffset = ctx->Offsets[0];
         for (int b = 0; b < ctx->BagCount; b++)
         {
@@ -287,15 +322,10 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
             float* g = ctx->Grad + (long)b * ctx->Stride + ctx->Column;
             for (int i = start; i < end; i++)
             {
-                if (i + ahead < ctx->IdCount)
-                {
-                    long next = map.Map(ids[i + ahead]);
-                    if (RowGradientAccumulator.Owner(next, partitions) == part) RowGradientAccumulator.Prefetch(ref partition, next);
-                }
-                long row = map.Map(ids[i]);
-                if (RowGradientAccumulator.Owner(row, partitions) != part) continue;
+                if (i + ahead < ctx->IdCount && owners[i + ahead] == part) RowGradientAccumulator.Prefetch(ref partition, rows[i + ahead]);
+                if (owners[i] != part) continue;
                 float s = ctx->Weights != null ? ctx->Weights[i] * meanScale : meanScale;
-                float* slot = RowGradientAccumulator.SlotUninitialized(ref partition, row, out bool fresh);
+                float* slot = RowGradientAccumulator.SlotUninitialized(ref partition, rows[i], out bool fresh);
                 if (fresh) AxpyKernel.Scale(s, g, slot, ctx->Width);
                 else AxpyKernel.Axpy(s, g, slot, ctx->Width);
             }
@@ -364,6 +394,11 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
 
     public virtual void Dispose()
     {
+        System.Runtime.InteropServices.NativeMemory.Free(_rowScratch);
+        System.Runtime.InteropServices.NativeMemory.Free(_ownerScratch);
+        _rowScratch = null;
+        _ownerScratch = null;
+        _scratchCapacity = 0;
         foreach (var m in Matrices) m.Dispose();
         GC.SuppressFinalize(this);
     }
