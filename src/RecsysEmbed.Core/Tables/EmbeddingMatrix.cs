@@ -52,7 +52,7 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
     public long WeightCount => Rows * Dim;
     public long StateCount => Rows * StateWidth;
 
-    public float* WeightsPointer => _weights;
+    internal float* WeightsPointer => _weights;
     internal float* StatePointer => _state;
 
     public Span<float> Row(long row)
