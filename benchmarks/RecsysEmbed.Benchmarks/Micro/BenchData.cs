@@ -18,7 +18,7 @@ public static class BenchData
 
     public static long[] Ids(long rows, IdDistribution dist, int count, ulong seed)
     {
-        var rng = new Core.Tables.SplitMix64(seed);
+        var rng = new Core.Hashing.SplitMix64(seed);
         var ids = new long[count];
         if (dist == IdDistribution.Uniform)
         {

@@ -113,17 +113,11 @@ public static unsafe class GatherPoolKernel
         long* ids = job.Ids;
         float* weights = job.Weights;
         bool weighted = weights != null;
-        long rowBytes = dim * sizeof(float);
         TMap m = map;
         bool doPrefetch = prefetch && pf > 0 && Sse.IsSupported;
         for (int i = start; i < end; i++)
         {
-            if (doPrefetch && i + pf < idCount)
-            {
-                byte* p = (byte*)(table + m.Map(ids[i + pf]) * dim);
-                if (rowBytes == 256) { Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192); }
-                else for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
-            }
+            if (doPrefetch && i + pf < idCount) Prefetch(table + m.Map(ids[i + pf]) * dim, dim);
             float* r = table + m.Map(ids[i]) * dim + col;
             float s = weighted ? weights[i] * meanScale : meanScale;
             if (s == 1f)
@@ -163,24 +157,11 @@ public static unsafe class GatherPoolKernel
         long* ids = job.Ids;
         float* weights = job.Weights;
         bool weighted = weights != null;
-        long rowBytes = dim * sizeof(float);
         TMap m = map;
         bool doPrefetch = prefetch && pf > 0 && Sse.IsSupported;
         for (int i = start; i < end; i++)
         {
-            if (doPrefetch && i + pf < idCount)
-            {
-                byte* p = (byte*)(table + m.Map(ids[i + pf]) * dim);
-                if (rowBytes == 256)
-                {
-                    // The common 64-float row: four lines, unrolled (the loop's own overhead cost ~10% here).
-                    Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192);
-                }
-                else
-                {
-                    for (long line = 0; line < rowBytes; line += PrefetchStride) Sse.Prefetch0(p + line);
-                }
-            }
+            if (doPrefetch && i + pf < idCount) Prefetch(table + m.Map(ids[i + pf]) * dim, dim);
             float* r = table + m.Map(ids[i]) * dim + col;
             float s = weighted ? weights[i] * meanScale : meanScale;
             if (s == 1f)
@@ -268,6 +249,12 @@ public static unsafe class GatherPoolKernel
     {
         byte* p = (byte*)row;
         long bytes = dim * sizeof(float);
+        if (bytes == 256)
+        {
+            // The common 64-float row: four lines, unrolled (the loop's own overhead cost ~10% here).
+            Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192);
+            return;
+        }
         for (long line = 0; line < bytes; line += PrefetchStride) Sse.Prefetch0(p + line);
     }
 

@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using RecsysEmbed.Core.Kernels;
@@ -215,20 +216,4 @@ public sealed unsafe class EmbeddingMatrix : IDisposable
     }
 
     ~EmbeddingMatrix() => Dispose();
-}
-
-/// <summary>SplitMix64: tiny, fast, seedable generator for deterministic initialisation.</summary>
-public struct SplitMix64(ulong seed)
-{
-    private ulong _s = seed;
-
-    public ulong Next()
-    {
-        ulong z = _s += 0x9E3779B97F4A7C15ul;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ul;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBul;
-        return z ^ (z >> 31);
-    }
-
-    public double NextDouble() => (Next() >> 11) * (1.0 / 9007199254740992.0);
 }

@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Hashing;
 namespace RecsysEmbed.Data.Synthetic;
 
 /// <summary>

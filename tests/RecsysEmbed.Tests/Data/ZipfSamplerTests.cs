@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Hashing;
 using RecsysEmbed.Data.Synthetic;
 
 namespace RecsysEmbed.Tests.Data;

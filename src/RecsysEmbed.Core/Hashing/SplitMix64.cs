@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
 
-namespace RecsysEmbed.Data.Synthetic;
+namespace RecsysEmbed.Core.Hashing;
 
 /// <summary>
-/// SplitMix64 (Steele, Lea &amp; Flood 2014): a tiny, fast, seedable generator. One per generation chunk, seeded
-/// from (seed, chunk index), so output does not depend on thread count or scheduling.
+/// SplitMix64 (Steele, Lea &amp; Flood 2014): a tiny, fast, seedable generator, for deterministic initialisation and
+/// data generation. Give each parallel chunk its own, seeded from (seed, chunk index), so output does not depend on
+/// thread count or scheduling.
 /// </summary>
-internal struct SplitMix64(ulong seed)
+public struct SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 
