@@ -20,6 +20,8 @@ public static class Program
             TrainCommand.Create(),
             QuickstartCommand.Create(),
             BenchCommand.Create(),
+            KafkaCommand.Create(),
+            StreamCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
