@@ -21,6 +21,7 @@ public static class Program
             QuickstartCommand.Create(),
             BenchCommand.Create(),
             PlanCommand.Create(),
+            TowersCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -52,8 +52,9 @@ public abstract class LocalTowerExecutor : ITowerExecutor
             RunAll(t =>
             {
                 var tower = _towers[t];
-                Traffic.AddIds(tower.IdBytes(batch));
                 tower.Forward(batch, new Span<float>((void*)address, length), OutputFloats, _infos[t].OutputColumn, training);
+                if (!training) return;
+                Traffic.AddIds(tower.IdBytes(batch));
                 Traffic.AddOutputs(4L * b * tower.OutputFloats);
             });
         }

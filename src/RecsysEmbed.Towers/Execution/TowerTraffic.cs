@@ -1,7 +1,8 @@
 namespace RecsysEmbed.Towers.Execution;
 
 /// <summary>
-/// Bytes that crossed tower boundaries, counted by the executor as it moves them: ids and bag lengths into the
+/// Bytes that crossed tower boundaries in training steps (scoring-only forwards are not counted), counted by the
+/// executor as it moves them: ids and bag lengths into the
 /// towers (8 B per id, 4 B per bag), tower outputs out (4 B per float), and their gradients back in. Thread safe.
 /// </summary>
 public sealed class TowerTraffic
