@@ -23,7 +23,7 @@ namespace RecsysEmbed.Cli.Commands;
 internal static class TowerBench
 {
     public sealed record Settings(long Rows, long EvalRows, ulong Seed, long Cardinality, string? ConfigPath, int Towers, TowerModuleConfig Module,
-                                  int[] RandomSeeds, int Epochs, int Threads, int SpeedBatches, bool Json);
+                                  int[] RandomSeeds, int Epochs, int Threads, int SpeedBatches, bool Json, bool SpeedOnly = false);
 
     public static int Run(Settings s, TextWriter o, TextWriter err)
     {
@@ -40,6 +40,11 @@ internal static class TowerBench
                 TrainPath = train, EvalPath = withEval ? eval : null, Epochs = s.Epochs, Threads = s.Threads, CheckpointDir = checkpoint, MaxBatches = maxBatches,
             };
 
+            if (s.SpeedOnly)
+            {
+                Throughput(config, s, TowersCommand.CostTowers(EmbeddingPlan.Create(config), s.Towers, null), Options, Say);
+                return 0;
+            }
             string checkpoint = Path.Combine(dir, "flat-ckpt");
             var flat = TrainingRun.Run(config, Options(checkpoint));
             Say($"flat DLRM: AUC {flat.Auc:F4}, log loss {flat.LogLoss:F4}, {flat.SamplesPerSecond:N0} samples/s");
@@ -66,17 +71,7 @@ internal static class TowerBench
             Say($"bytes per sample crossing the embedding/dense boundary: flat counted {identity.CountedBytesPerSample:N1} vs plan {flatPlanned:N1} ({identity.CountedBytesPerSample / flatPlanned - 1:+0.0%;-0.0%}); " +
                 $"DMT counted {dmt.CountedBytesPerSample:N1} vs plan {dmt.PlannedBytesPerSample:N1} ({dmt.Difference:+0.0%;-0.0%}); DMT/flat {dmt.CountedBytesPerSample / identity.CountedBytesPerSample:F3}");
 
-            var speeds = new List<(string Name, double SamplesPerSecond)>();
-            for (int round = 0; round < 2; round++)
-            {
-                speeds.Add(("flat", TrainingRun.Run(config, Options(maxBatches: s.SpeedBatches, withEval: false)).SamplesPerSecond));
-                speeds.Add(("tower-parallel", TowerRun.Train(config, Options(maxBatches: s.SpeedBatches, withEval: false), partition.Plan, s.Module, parallel: true).Summary.SamplesPerSecond));
-                speeds.Add(("tower-sequential", TowerRun.Train(config, Options(maxBatches: s.SpeedBatches, withEval: false), partition.Plan, s.Module, parallel: false).Summary.SamplesPerSecond));
-            }
-            double Mean(string name) => speeds.Where(x => x.Name == name).Average(x => x.SamplesPerSecond);
-            Say($"throughput ({s.SpeedBatches} batches x 2 rounds): flat {Mean("flat"):N0}, tower-parallel {Mean("tower-parallel"):N0}, tower-sequential {Mean("tower-sequential"):N0} samples/s; " +
-                $"tower-parallel/flat {Mean("tower-parallel") / Mean("flat"):F2}x, tower-parallel/tower-sequential {Mean("tower-parallel") / Mean("tower-sequential"):F2}x " +
-                $"(each round: {string.Join(", ", speeds.Select(x => $"{x.Name} {x.SamplesPerSecond:N0}"))})");
+            var speeds = Throughput(config, s, partition.Plan, Options, Say);
 
             if (s.Json)
             {
@@ -98,6 +93,24 @@ internal static class TowerBench
         }
 
         void Say(string line) => (s.Json ? err : o).WriteLine(line);
+    }
+
+    /// <summary>Flat, tower-parallel and tower-sequential on the same first batches, interleaved, two rounds.</summary>
+    private static List<(string Name, double SamplesPerSecond)> Throughput(ModelConfig config, Settings s, TowerPlan towers,
+        Func<string?, long?, bool, TrainOptions> options, Action<string> say)
+    {
+        var speeds = new List<(string Name, double SamplesPerSecond)>();
+        for (int round = 0; round < 2; round++)
+        {
+            speeds.Add(("flat", TrainingRun.Run(config, options(null, s.SpeedBatches, false)).SamplesPerSecond));
+            speeds.Add(("tower-parallel", TowerRun.Train(config, options(null, s.SpeedBatches, false), towers, s.Module, parallel: true).Summary.SamplesPerSecond));
+            speeds.Add(("tower-sequential", TowerRun.Train(config, options(null, s.SpeedBatches, false), towers, s.Module, parallel: false).Summary.SamplesPerSecond));
+        }
+        double Mean(string name) => speeds.Where(x => x.Name == name).Average(x => x.SamplesPerSecond);
+        say($"throughput ({s.SpeedBatches} batches x 2 rounds): flat {Mean("flat"):N0}, tower-parallel {Mean("tower-parallel"):N0}, tower-sequential {Mean("tower-sequential"):N0} samples/s; " +
+            $"tower-parallel/flat {Mean("tower-parallel") / Mean("flat"):F2}x, tower-parallel/tower-sequential {Mean("tower-parallel") / Mean("tower-sequential"):F2}x " +
+            $"(each run: {string.Join(", ", speeds.Select(x => $"{x.Name} {x.SamplesPerSecond:N0}"))})");
+        return speeds;
     }
 
     private static SyntheticResult Generate(Settings s, string dir, string train, string eval)

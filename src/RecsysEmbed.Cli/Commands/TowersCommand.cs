@@ -125,16 +125,17 @@ internal static class TowersCommand
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var speedBatches = new Option<int>("--speed-batches") { Description = "Batches per throughput run (flat, tower-parallel, tower-sequential; twice each).", DefaultValueFactory = _ => 60 };
+        var speedOnly = new Option<bool>("--speed-only") { Description = "Only the throughput rounds (towers balanced by cost; no flat checkpoint, no AUC)." };
         var json = new Option<bool>("--json");
         var command = new Command("bench", "Flat DLRM vs DMT towers (partitioner and random) on a synthetic Criteo log: AUC, bytes per sample, samples/s, in one run.")
         {
-            rows, evalRows, seed, cardinality, config, towers, module, vectors, hidden, randomSeeds, epochs, threads, speedBatches, json,
+            rows, evalRows, seed, cardinality, config, towers, module, vectors, hidden, randomSeeds, epochs, threads, speedBatches, speedOnly, json,
         };
         command.SetAction(p => Guard(p.GetValue(config) ?? "(built-in config)", p.InvocationConfiguration.Error, () =>
             TowerBench.Run(new TowerBench.Settings(p.GetValue(rows), p.GetValue(evalRows), p.GetValue(seed), p.GetValue(cardinality), p.GetValue(config),
                 p.GetValue(towers), new TowerModuleConfig(TowerModuleConfig.ParseKind(p.GetValue(module)!), p.GetValue(vectors), p.GetValue(hidden)),
                 p.GetValue(randomSeeds)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(),
-                p.GetValue(epochs), p.GetValue(threads), p.GetValue(speedBatches), p.GetValue(json)),
+                p.GetValue(epochs), p.GetValue(threads), p.GetValue(speedBatches), p.GetValue(json), p.GetValue(speedOnly)),
                 p.InvocationConfiguration.Output, p.InvocationConfiguration.Error)));
         return command;
     }

@@ -11,9 +11,17 @@ using TorchSharp;
 namespace RecsysEmbed.Tests.Towers;
 
 /// <summary>
+/// Tests that compare two training runs byte for byte: torch's RNG (module init) and thread count are process-wide,
+/// so these run alone, never beside tests that seed torch or change its threads.
+/// </summary>
+[CollectionDefinition(nameof(TorchGlobalStateCollection), DisableParallelization = true)]
+public sealed class TorchGlobalStateCollection { }
+
+/// <summary>
 /// The tower model through the training loop, checkpoints and CLI of the training issue, on a small generated
 /// Criteo-schema log (one thread per tower, torch on one thread: deterministic).
 /// </summary>
+[Collection(nameof(TorchGlobalStateCollection))]
 public sealed class TowerTrainingTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"recsys-towers-{Guid.NewGuid():N}");
