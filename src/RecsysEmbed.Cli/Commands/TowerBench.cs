@@ -17,7 +17,7 @@ namespace RecsysEmbed.Cli.Commands;
 /// <item>flat DLRM, checkpointed; towers partitioned from that checkpoint;</item>
 /// <item>DMT with the partitioner's towers and with random towers of the same sizes (a thread per tower): held-out AUC,
 /// bytes crossing tower boundaries counted vs the plan; identity towers give the flat model's counted bytes;</item>
-/// <item>throughput: flat, tower-parallel and tower-sequential on the same first batches, twice, interleaved.</item>
+/// <item>throughput: flat, tower-parallel, tower-sequential and identity towers on the same first batches, twice, interleaved.</item>
 /// </list>
 /// </summary>
 internal static class TowerBench
@@ -95,7 +95,7 @@ internal static class TowerBench
         void Say(string line) => (s.Json ? err : o).WriteLine(line);
     }
 
-    /// <summary>Flat, tower-parallel and tower-sequential on the same first batches, interleaved, two rounds.</summary>
+    /// <summary>Flat, tower-parallel, tower-sequential and identity towers (parallel) on the same first batches, interleaved, two rounds.</summary>
     private static List<(string Name, double SamplesPerSecond)> Throughput(ModelConfig config, Settings s, TowerPlan towers,
         Func<string?, long?, bool, TrainOptions> options, Action<string> say)
     {
@@ -105,10 +105,13 @@ internal static class TowerBench
             speeds.Add(("flat", TrainingRun.Run(config, options(null, s.SpeedBatches, false)).SamplesPerSecond));
             speeds.Add(("tower-parallel", TowerRun.Train(config, options(null, s.SpeedBatches, false), towers, s.Module, parallel: true).Summary.SamplesPerSecond));
             speeds.Add(("tower-sequential", TowerRun.Train(config, options(null, s.SpeedBatches, false), towers, s.Module, parallel: false).Summary.SamplesPerSecond));
+            // The flat model itself on the tower executor (identity modules): separates the execution from the model change.
+            speeds.Add(("identity-parallel", TowerRun.Train(config, options(null, s.SpeedBatches, false), towers, new TowerModuleConfig(TowerModuleKind.Identity), parallel: true).Summary.SamplesPerSecond));
         }
         double Mean(string name) => speeds.Where(x => x.Name == name).Average(x => x.SamplesPerSecond);
-        say($"throughput ({s.SpeedBatches} batches x 2 rounds): flat {Mean("flat"):N0}, tower-parallel {Mean("tower-parallel"):N0}, tower-sequential {Mean("tower-sequential"):N0} samples/s; " +
-            $"tower-parallel/flat {Mean("tower-parallel") / Mean("flat"):F2}x, tower-parallel/tower-sequential {Mean("tower-parallel") / Mean("tower-sequential"):F2}x " +
+        say($"throughput ({s.SpeedBatches} batches x 2 rounds): flat {Mean("flat"):N0}, tower-parallel {Mean("tower-parallel"):N0}, tower-sequential {Mean("tower-sequential"):N0}, " +
+            $"identity towers parallel {Mean("identity-parallel"):N0} samples/s; tower-parallel/flat {Mean("tower-parallel") / Mean("flat"):F2}x, " +
+            $"tower-parallel/tower-sequential {Mean("tower-parallel") / Mean("tower-sequential"):F2}x, identity-parallel/flat {Mean("identity-parallel") / Mean("flat"):F2}x " +
             $"(each run: {string.Join(", ", speeds.Select(x => $"{x.Name} {x.SamplesPerSecond:N0}"))})");
         return speeds;
     }
