@@ -84,6 +84,31 @@ public class ShardingPlanTests
     }
 
     [Fact]
+    public void RowWise_SplitsEveryTableEvenlyAndSendsEachIdToOneShard()
+    {
+        var tables = Tables();
+        var plan = new RowWiseSharding().Plan(tables, TwoByFour, batchPerWorker: 32);
+        Assert.Equal(tables.Count * 8, plan.Shards.Count);
+        // Every worker holds an eighth of every table (to the byte, rounding aside).
+        long total = tables.Sum(t => t.MemoryBytes);
+        Assert.All(Enumerable.Range(0, 8), w => Assert.InRange(plan.WorkerWeightBytes[w] + plan.WorkerOptimizerBytes[w], total / 8 - 8, total / 8 + 8));
+        // One id per bag: each sample's id lands on one of 8 shards, which returns the whole pooled vector, so per
+        // sample ids and pooled floats total as table-wise; only the bag lengths go to every shard (8 x 4 B).
+        Assert.Equal(tables.Count * (8 + 8 * 4 + 2 * 32.0), plan.BoundaryBytesPerSample, 6);
+    }
+
+    [Fact]
+    public void ColumnWise_SplitsColumnsAndSendsEveryIdToEachBlock()
+    {
+        var tables = Tables();
+        var plan = new ColumnWiseSharding(pieces: 2).Plan(tables, TwoByFour, batchPerWorker: 32);
+        Assert.Equal(tables.Count * 2, plan.Shards.Count);
+        Assert.All(tables, t => Assert.Equal(2, plan.Shards.Where(s => s.Table == t.Table).Select(s => s.Worker).Distinct().Count()));
+        // Ids (12 B) to both blocks, 4 + 4 columns back and as gradients.
+        Assert.Equal(tables.Count * (2 * 12 + 2 * 8 * 4.0), plan.BoundaryBytesPerSample, 6);
+    }
+
+    [Fact]
     public void Tower_RefusesATowerCountThatDoesNotDivideTheHosts()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new TowerSharding(3, [0, 1, 2, 0], i => i).Plan(Tables(), TwoByFour, 32));
