@@ -160,6 +160,25 @@ public class TowerModelTests
         Assert.Equal(traffic.OutputBytes, traffic.GradientBytes);
     }
 
+    [Fact]
+    public void ThreadedExecutor_RethrowsATowerError_AndKeepsWorking()
+    {
+        torch.set_num_threads(1);
+        var config = TowerTestModels.Config();
+        var plan = EmbeddingPlan.Create(config);
+        using var trainer = TowerTrainer.Build(config, plan, TowerPlan.FromAssignment(plan, [0, 0, 1, 1, 2, 2]),
+                                               new TowerModuleConfig(TowerModuleKind.Projection, OutputVectors: 1), threads: 1, parallel: true);
+        var (good, dense, labels) = TowerTestModels.Batch(1);
+        var builder = new RecsysEmbed.Core.Batching.KeyedJaggedBatchBuilder(TowerTestModels.Features[..5]);
+        for (int b = 0; b < 16; b++) { builder.AddId(0, 1); builder.EndSample(); }
+        var missing = builder.Build();
+
+        var e = Assert.ThrowsAny<ArgumentException>(() => trainer.TrainStep(missing, dense, labels, new float[16]));
+        Assert.Contains("C6", e.Message);
+        float loss = trainer.TrainStep(good, dense, labels, new float[16]);
+        Assert.True(float.IsFinite(loss) && loss > 0);
+    }
+
     private static void AssertClose(Tensor expected, Tensor actual, string what)
     {
         Assert.Equal(expected.shape, actual.shape);
