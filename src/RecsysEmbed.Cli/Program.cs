@@ -22,6 +22,8 @@ public static class Program
             BenchCommand.Create(),
             KafkaCommand.Create(),
             StreamCommand.Create(),
+            PlanCommand.Create(),
+            TowersCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
