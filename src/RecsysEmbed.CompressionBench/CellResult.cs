@@ -26,6 +26,8 @@ public sealed record CellResult
     public double LookupP50Microseconds { get; init; } = double.NaN;
     public double LookupP99Microseconds { get; init; } = double.NaN;
     public double WallSeconds { get; init; }
+    /// <summary>CPU seconds of the process during the cell (all threads): what a quieter machine would still spend.</summary>
+    public double CpuSeconds { get; init; }
     public string Config { get; init; } = "";
 
     public bool Ok => Status == "ok";

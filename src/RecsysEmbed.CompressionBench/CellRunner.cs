@@ -20,6 +20,7 @@ public sealed class CellRunner(SuiteModel model, SuiteDataset data)
         string yaml = model.ConfigYaml($"{method.Name}-{budget:R}-r{repeat}", solution.TablesYaml, solution.MemoryBudget, seed);
         var config = ModelConfig.Parse(yaml);
         var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var summary = TrainingRun.Run(config, new TrainOptions
         {
             TrainPath = data.TrainPath, EvalPath = data.EvalPath, Epochs = model.Options.Epochs, BatchSize = model.Options.BatchSize,
@@ -36,7 +37,7 @@ public sealed class CellRunner(SuiteModel model, SuiteDataset data)
             NormalizedEntropy = summary.NormalizedEntropy ?? double.NaN, Calibration = summary.Calibration ?? double.NaN,
             TrainSamples = summary.TrainSamples, TrainSamplesPerSecond = summary.SamplesPerSecond,
             LookupP50Microseconds = p50, LookupP99Microseconds = p99,
-            WallSeconds = clock.Elapsed.TotalSeconds, Config = yaml,
+            WallSeconds = clock.Elapsed.TotalSeconds, CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds, Config = yaml,
         };
     }
 

@@ -84,7 +84,7 @@ public static class CompressionSuite
             ran++;
             (seconds.TryGetValue(method.Name, out var list) ? list : seconds[method.Name] = []).Add(cell.WallSeconds);
             log.WriteLine($"[{i + 1}/{todo.Count}] {label}: AUC {cell.Auc:F4}, {cell.WeightBytes:N0} bytes, {cell.TrainSamplesPerSecond:N0} samples/s, " +
-                          $"lookup p50 {cell.LookupP50Microseconds:F1} us | {cell.WallSeconds:F1} s; elapsed {Clock(clock.Elapsed)}, ETA {Clock(Eta(todo, i + 1, seconds))}");
+                          $"lookup p50 {cell.LookupP50Microseconds:F1} us | {cell.WallSeconds:F1} s ({cell.CpuSeconds:F1} s CPU); elapsed {Clock(clock.Elapsed)}, ETA {Clock(Eta(todo, i + 1, seconds))}");
         }
         WriteOutputs(options, folder, model, data, cells, started, complete: true);
         log.WriteLine($"done: outputs in {folder.Dir}");

@@ -25,7 +25,8 @@ public static class ResultsTable
         new DoubleDataFrameColumn("train_samples_per_s", cells.Select(c => c.TrainSamplesPerSecond)),
         new DoubleDataFrameColumn("lookup_p50_us", cells.Select(c => c.LookupP50Microseconds)),
         new DoubleDataFrameColumn("lookup_p99_us", cells.Select(c => c.LookupP99Microseconds)),
-        new DoubleDataFrameColumn("wall_s", cells.Select(c => c.WallSeconds)));
+        new DoubleDataFrameColumn("wall_s", cells.Select(c => c.WallSeconds)),
+        new DoubleDataFrameColumn("cpu_s", cells.Select(c => c.CpuSeconds)));
 
     public static void Write(IReadOnlyList<CellResult> cells, string path) =>
         RunFolder.WriteAtomic(path, temp => DataFrame.SaveCsv(ToFrame(cells), temp, cultureInfo: System.Globalization.CultureInfo.InvariantCulture));

@@ -8,8 +8,11 @@ namespace RecsysEmbed.CompressionBench;
 /// </summary>
 public sealed class TtMethod : ICompressionMethod
 {
-    /// <summary>Compute per lookup grows as r^2; beyond this the suite would be dominated by TT.</summary>
-    public const int MaxRank = 32;
+    /// <summary>
+    /// Compute per lookup grows as r^2 (rank 16 already trains several times slower than a hashed table); beyond
+    /// this the suite's time would be dominated by TT. Solutions at the cap say so (rank_capped=true).
+    /// </summary>
+    public const int MaxRank = 16;
 
     public string Name => "tt";
     public string Description => "TT-Rec: tensor-train cores of rank r";
