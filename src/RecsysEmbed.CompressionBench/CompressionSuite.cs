@@ -21,6 +21,7 @@ public static class CompressionSuite
         options.Validate();
         var folder = RunFolder.Open(options);
         var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew(); // --max-minutes counts data preparation too
         var data = SuiteDataset.Prepare(options, folder.DataDir, log);
         var model = new SuiteModel(options, data.DenseFeatures, data.Sparse);
         var runner = new CellRunner(model, data);
@@ -64,7 +65,6 @@ public static class CompressionSuite
         foreach (var s in solutions.Where(s => !s.Value.Reachable).Select(s => s.Key))
             log.WriteLine($"skip {s.Item1} at {CellStats.BudgetLabel(s.Item2)}: {solutions[s].Reason}");
 
-        var clock = Stopwatch.StartNew();
         var seconds = new Dictionary<string, List<double>>();
         int ran = 0;
         for (int i = 0; i < todo.Count; i++)

@@ -17,11 +17,11 @@ public static class ReportWriter
                               long fullWeightBytes, string dir, bool complete)
     {
         var h = new StringBuilder();
-        h.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compression suite report</title>");
+        h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(options.Title)).AppendLine(" report</title>");
         h.AppendLine("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}" +
                      "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}td.l,th.l{text-align:left}" +
                      "b{color:#064}img{max-width:100%;border:1px solid #ddd}pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>");
-        h.AppendLine("<h1>Compression suite report</h1>");
+        h.Append("<h1>").Append(E(options.Title)).AppendLine(" report</h1>");
         if (!complete) h.AppendLine("<p><strong>Incomplete run</strong>: some cells are not finished yet (rerun the same command to resume).</p>");
 
         h.AppendLine("<h2 id=\"manifest\">Run manifest</h2><table id=\"manifest-table\">");

@@ -9,8 +9,8 @@ public sealed class SuiteInputException(string field, string message) : Exceptio
 }
 
 /// <summary>
-/// One compression-suite run, as given on the command line. Everything but <see cref="OutDir"/> and
-/// <see cref="MaxMinutes"/> is the run's identity: a folder holding a run with another identity is refused.
+/// One compression-suite run, as given on the command line. Everything but <see cref="OutDir"/>,
+/// <see cref="MaxMinutes"/> and <see cref="Title"/> is the run's identity: a folder holding a run with another identity is refused.
 /// </summary>
 public sealed record SuiteOptions
 {
@@ -23,6 +23,8 @@ public sealed record SuiteOptions
     public required string OutDir { get; init; }
     /// <summary>Stop starting new cells after this many minutes (finished cells are kept; rerun to resume).</summary>
     public double? MaxMinutes { get; init; }
+    /// <summary>Heading of summary.md and report.html (e.g. to mark a smoke run); not part of the identity.</summary>
+    public string Title { get; init; } = "Compression suite";
     public int Epochs { get; init; } = 1;
     public int BatchSize { get; init; } = 2048;
     public int EmbeddingDim { get; init; } = 16;

@@ -15,7 +15,7 @@ public static class SummaryWriter
     {
         var methods = options.Methods;
         var md = new StringBuilder();
-        md.AppendLine("# Compression suite summary").AppendLine();
+        md.AppendLine($"# {options.Title}: summary").AppendLine();
         if (!complete) md.AppendLine("**Incomplete run**: some cells are not finished yet (rerun the same command to resume).").AppendLine();
         md.AppendLine($"- Data: {manifest.Data}" + (manifest.BestAuc is { } best ? $"; best achievable AUC (planted model) {best:F4}" : ""));
         md.AppendLine($"- Model: {options.Model}, dim {options.EmbeddingDim}, bottom MLP [{string.Join(", ", options.BottomMlp)}], top MLP [{string.Join(", ", options.TopMlp)}], batch {options.BatchSize}, {options.Epochs} epoch(s), {options.Threads} thread(s)");

@@ -30,10 +30,11 @@ internal static class BenchCompressionCommand
         var evalFraction = new Option<double>("--eval-fraction") { Description = "Held-out share of the rows.", DefaultValueFactory = _ => 0.1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of repeat 0 (repeat r uses seed + r) and of the synthetic data.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var title = new Option<string>("--title") { Description = "Heading of summary.md and report.html (e.g. to mark a smoke run).", DefaultValueFactory = _ => "Compression suite" };
         var latency = new Option<int>("--latency-requests") { Description = "Single requests timed per cell for lookup p50/p99.", DefaultValueFactory = _ => 2000 };
         var command = new Command("compression", "Compression benchmark suite: every method at every memory budget; tables, Pareto plots and an HTML report.")
         {
-            data, model, methods, budgets, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency,
+            data, model, methods, budgets, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency, title,
         };
         command.SetAction(p =>
         {
@@ -47,6 +48,7 @@ internal static class BenchCompressionCommand
                     OutDir = p.GetValue(outDir)!, MaxMinutes = p.GetValue(maxMinutes), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch),
                     EmbeddingDim = p.GetValue(dim), BottomMlp = Sizes(p.GetValue(bottom)!, "--bottom-mlp"), TopMlp = Sizes(p.GetValue(top)!, "--top-mlp"),
                     EvalFraction = p.GetValue(evalFraction), Seed = p.GetValue(seed), Threads = p.GetValue(threads), LatencyRequests = p.GetValue(latency),
+                    Title = p.GetValue(title)!,
                 };
                 var outcome = CompressionSuite.Run(options, stderr);
                 p.InvocationConfiguration.Output.WriteLine(outcome.Complete
