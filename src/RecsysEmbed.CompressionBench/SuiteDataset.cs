@@ -45,14 +45,25 @@ public sealed record SuiteDataset(string TrainPath, string EvalPath, IReadOnlyLi
             }
             SplitLines(all, trainRows, train, eval);
             File.Delete(all);
-            File.WriteAllText(meta, $"best_auc={(bestAuc is { } b ? b.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}\n");
         }
         else
         {
             string line = File.ReadAllLines(meta).FirstOrDefault(l => l.StartsWith("best_auc=", StringComparison.Ordinal)) ?? "";
             if (double.TryParse(line["best_auc=".Length..], System.Globalization.CultureInfo.InvariantCulture, out double b)) bestAuc = b;
         }
-        var (dense, sparse, trainCount, evalCount) = Describe(train, eval);
+        (IReadOnlyList<string>, IReadOnlyList<SuiteFeature>, long, long) described;
+        try
+        {
+            described = Describe(train, eval);
+        }
+        catch (MalformedRecordException e)
+        {
+            throw new SuiteInputException("--data", $"{e.Message} (data/train.tsv and data/eval.tsv are the head and the held-out tail of '{options.Data}')");
+        }
+        // Written last: a folder whose data failed to read is prepared again on the next run.
+        if (!File.Exists(meta))
+            File.WriteAllText(meta, $"best_auc={(bestAuc is { } best ? best.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}\n");
+        var (dense, sparse, trainCount, evalCount) = described;
         return new SuiteDataset(train, eval, dense, sparse, trainCount, evalCount, bestAuc);
     }
 
