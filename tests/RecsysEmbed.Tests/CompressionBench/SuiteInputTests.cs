@@ -85,3 +85,34 @@ public sealed class SuiteInputTests
         }
     }
 }
+
+/// <summary>--max-minutes: a run past its limit starts no cell, writes what it has marked incomplete, and a rerun finishes it.</summary>
+public sealed class SuiteTimeLimitTests
+{
+    [Fact]
+    public void PastTheLimit_NoCellStartsAndARerunFinishes()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"suite-limit-{Guid.NewGuid():N}");
+        try
+        {
+            var options = new SuiteOptions
+            {
+                Data = "synth:criteo:1500", Methods = ["ue"], Budgets = [0.5], Repeats = 1, OutDir = dir, BottomMlp = [4], TopMlp = [4],
+                BatchSize = 500, Threads = 1, LatencyRequests = 10, MaxMinutes = 1e-9, // already past once the data is ready
+            };
+            var stopped = CompressionSuite.Run(options, new StringWriter());
+            Assert.False(stopped.Complete);
+            Assert.Equal((0, 1), (stopped.Ran, stopped.Remaining));
+            Assert.Contains("Incomplete run", File.ReadAllText(Path.Combine(dir, "summary.md")));
+
+            var finished = CompressionSuite.Run(options with { MaxMinutes = null }, new StringWriter());
+            Assert.True(finished.Complete);
+            Assert.Equal(1, finished.Ran);
+            Assert.DoesNotContain("Incomplete run", File.ReadAllText(Path.Combine(dir, "summary.md")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
