@@ -20,6 +20,7 @@ public static class Program
             TrainCommand.Create(),
             QuickstartCommand.Create(),
             BenchCommand.Create(),
+            KafkaCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

@@ -10,7 +10,8 @@ namespace RecsysEmbed.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    public static string Save(string directory, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    /// <param name="addMore">Adds entries or metadata of the caller's own (for example stream offsets) before the commit.</param>
+    public static string Save(string directory, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
     {
         using var writer = new CheckpointWriter(directory, state.Batches);
         foreach (var table in trainer.Tables.Tables) writer.AddTable(table);
@@ -36,6 +37,7 @@ public static class TrainingCheckpoint
             writer.SetMetadata("position_line", p.LineNumber);
             writer.SetMetadata("position_record", p.RecordIndex);
         }
+        addMore?.Invoke(writer);
         return writer.Commit().Path;
     }
 
