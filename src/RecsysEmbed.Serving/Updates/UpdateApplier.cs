@@ -32,6 +32,8 @@ public sealed class UpdateApplier : IDisposable
     private readonly List<(UpdateRecord Record, RowUpdate Row)> _held = new();
     private readonly List<MalformedUpdate> _malformed = new();
     private float[] _scratch;
+    // One writer at a time: the Kafka loop, pushed records and checkpoints may come from different threads.
+    private readonly SemaphoreSlim _writer = new(1, 1);
 
     public UpdateApplier(FasterRowStore store, DenseScorer? dense, ServingMetrics metrics, long stalenessBound = long.MaxValue / 4,
                          IReadOnlyDictionary<string, long>? startOffsets = null)
@@ -73,7 +75,13 @@ public sealed class UpdateApplier : IDisposable
 
     public ApplyOutcome Apply(in UpdateRecord record)
     {
-        // A record at or before an already-consumed offset is a re-delivery: versions make it harmless, but skip it.
+        _writer.Wait();
+        try { return ApplyLocked(record); }
+        finally { _writer.Release(); }
+    }
+
+    private ApplyOutcome ApplyLocked(in UpdateRecord record)
+    {
         string pk = record.PartitionKey;
         ApplyOutcome outcome;
         try
@@ -156,8 +164,20 @@ public sealed class UpdateApplier : IDisposable
         _held.AddRange(keep);
     }
 
-    /// <summary>Checkpoints the store with the current offsets; call from the applying thread.</summary>
-    public Task<Guid> CheckpointAsync(CancellationToken cancel = default) => _store.CheckpointAsync(Offsets, cancel);
+    /// <summary>Checkpoints the store with the current offsets (no record is applied meanwhile).</summary>
+    public async Task<(Guid Token, IReadOnlyDictionary<string, long> Offsets)> CheckpointAsync(CancellationToken cancel = default)
+    {
+        await _writer.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            var offsets = Offsets;
+            return (await _store.CheckpointAsync(offsets, cancel).ConfigureAwait(false), offsets);
+        }
+        finally
+        {
+            _writer.Release();
+        }
+    }
 
     /// <summary>
     /// Applies records from <paramref name="source"/> until cancelled, checkpointing every
