@@ -90,6 +90,17 @@ public sealed class DenseScorer : IDisposable
         return true;
     }
 
+    /// <summary>The current dense model in the format <see cref="Apply"/> takes (TorchSharp Module.save), with its version.</summary>
+    public (long Version, byte[] StateDict) Save()
+    {
+        lock (_gate)
+        {
+            using var stream = new MemoryStream();
+            _current.Module.save(stream);
+            return (Version, stream.ToArray());
+        }
+    }
+
     /// <summary>Scores <paramref name="batch"/> examples; returns the dense version used.</summary>
     public long Score(ReadOnlySpan<float> embeddings, ReadOnlySpan<float> dense, int batch, Span<float> probabilities)
     {
