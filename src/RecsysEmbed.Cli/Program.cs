@@ -21,6 +21,7 @@ public static class Program
             QuickstartCommand.Create(),
             BenchCommand.Create(),
             KafkaCommand.Create(),
+            ServeCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

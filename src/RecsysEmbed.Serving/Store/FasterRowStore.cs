@@ -30,6 +30,7 @@ public sealed class FasterRowStore : IDisposable
     internal const long MaxRow = (1L << RowBits) - 1;
     internal const long OffsetsKey = -1;
     internal const long CatalogKey = -2;
+    internal const long DenseKey = -3;
 
     private readonly FasterKV<long, SpanByte> _kv;
     private readonly IDevice _log;
@@ -177,6 +178,22 @@ public sealed class FasterRowStore : IDisposable
         if (!ok) throw new InvalidOperationException("FASTER refused the checkpoint (another one is in progress).");
         await _kv.CompleteCheckpointAsync(cancel).ConfigureAwait(false);
         return token;
+    }
+
+    /// <summary>Keeps the newest applied dense model (i64 version | state dict) so a recovered store serves it again.</summary>
+    public void SaveDense(long version, ReadOnlySpan<byte> stateDict)
+    {
+        var blob = new byte[sizeof(long) + stateDict.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(blob, version);
+        stateDict.CopyTo(blob.AsSpan(sizeof(long)));
+        WriteMeta(DenseKey, blob);
+    }
+
+    /// <summary>The dense model saved with <see cref="SaveDense"/>, if any.</summary>
+    public (long Version, byte[] StateDict)? LoadDense()
+    {
+        var blob = ReadMeta(DenseKey);
+        return blob is null ? null : (BinaryPrimitives.ReadInt64LittleEndian(blob), blob[sizeof(long)..]);
     }
 
     internal void WriteMeta(long key, byte[] blob)

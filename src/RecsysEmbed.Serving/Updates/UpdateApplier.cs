@@ -143,6 +143,7 @@ public sealed class UpdateApplier : IDisposable
             _metrics.UpdatesIgnored.Add();
             return ApplyOutcome.Ignored;
         }
+        _store.SaveDense(dense.ModelVersion, dense.Payload.Span);
         Applied++;
         _metrics.UpdatesApplied.Add();
         _metrics.DenseModelVersion.Set(dense.ModelVersion);
