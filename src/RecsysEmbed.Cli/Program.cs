@@ -22,6 +22,7 @@ public static class Program
             BenchCommand.Create(),
             KafkaCommand.Create(),
             ServeCommand.Create(),
+            LoadtestCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
