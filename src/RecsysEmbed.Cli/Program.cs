@@ -24,6 +24,8 @@ public static class Program
             StreamCommand.Create(),
             PlanCommand.Create(),
             TowersCommand.Create(),
+            ServeCommand.Create(),
+            LoadtestCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
