@@ -10,7 +10,8 @@ namespace RecsysEmbed.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    public static string Save(string directory, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    /// <param name="addMore">Adds entries or metadata of the caller's own (for example stream offsets) before the commit.</param>
+    public static string Save(string directory, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
     {
         using var writer = new CheckpointWriter(directory, state.Batches);
         foreach (var table in trainer.CheckpointTables) writer.AddTable(table);
@@ -32,6 +33,7 @@ public static class TrainingCheckpoint
         writer.SetMetadata("epoch", state.Epoch);
         writer.SetMetadata("batches", state.Batches);
         writer.SetMetadata("samples", state.Samples);
+        writer.SetMetadata("malformed_skipped", state.MalformedSkipped);
         writer.SetMetadata("trainer_steps", trainer.Steps);
         if (state.Position is { } p)
         {
@@ -39,6 +41,7 @@ public static class TrainingCheckpoint
             writer.SetMetadata("position_line", p.LineNumber);
             writer.SetMetadata("position_record", p.RecordIndex);
         }
+        addMore?.Invoke(writer);
         return writer.Commit().Path;
     }
 
@@ -63,6 +66,7 @@ public static class TrainingCheckpoint
         state.Epoch = reader.GetMetadata<int>("epoch");
         state.Batches = reader.GetMetadata<long>("batches");
         state.Samples = reader.GetMetadata<long>("samples");
+        state.MalformedSkipped = reader.Metadata.ContainsKey("malformed_skipped") ? reader.GetMetadata<long>("malformed_skipped") : 0;
         trainer.RestoreSteps(reader.GetMetadata<long>("trainer_steps"));
         state.Position = reader.Metadata.ContainsKey("position_byte")
             ? new ReaderPosition(reader.GetMetadata<long>("position_byte"), reader.GetMetadata<long>("position_line"), reader.GetMetadata<long>("position_record"))
