@@ -136,6 +136,16 @@ public sealed class TowerTrainingTests : IDisposable
         Assert.Equal(3, towerPlan.Towers.Count);
         Assert.Equal(26, towerPlan.Towers.Sum(t => t.Features.Count));
 
+        // The same towers placed on 3 hosts by `plan`.
+        (code, stdout, stderr) = Run("plan", "--config", _configPath, "--hosts", "3", "--workers-per-host", "1", "--towers", "3", "--partition", planPath, "--json");
+        Assert.True(code == 0, stderr);
+        using (var placed = System.Text.Json.JsonDocument.Parse(stdout))
+        {
+            var placedTowers = placed.RootElement.GetProperty("towers").EnumerateArray().ToArray();
+            for (int t = 0; t < 3; t++)
+                Assert.Equal(towerPlan.Towers[t].Tables.Order(), placedTowers[t].GetProperty("tables").EnumerateArray().Select(x => x.GetString()!).Order());
+        }
+
         (code, stdout, stderr) = Run("towers", "train", "--config", _configPath, "--train", _train, "--partition", planPath, "--max-batches", "3", "--threads", "1", "--json");
         Assert.True(code == 0, stderr);
         using var doc = System.Text.Json.JsonDocument.Parse(stdout);
