@@ -64,6 +64,12 @@ public sealed record SyntheticOptions
     /// </summary>
     public bool ComputeBestAuc { get; init; } = true;
 
+    /// <summary>
+    /// Also report the best AUC over only the last this-many rows (the usual held-out tail of a time-ordered log),
+    /// so a model evaluated on that tail is compared with the best achievable there. 0 = off.
+    /// </summary>
+    public long HeldOutRows { get; init; }
+
     /// <summary>Return the per-row probabilities and labels in the result (tests, small runs).</summary>
     public bool KeepProbabilities { get; init; }
 
@@ -79,6 +85,7 @@ public sealed record SyntheticOptions
         if (!(SignalHalfCount >= 0) || !double.IsFinite(SignalHalfCount)) throw new ArgumentOutOfRangeException(nameof(SignalHalfCount), SignalHalfCount, "signal half count must be a finite number >= 0.");
         if (!(SignalReferenceRows > 0) || !double.IsFinite(SignalReferenceRows)) throw new ArgumentOutOfRangeException(nameof(SignalReferenceRows), SignalReferenceRows, "signal reference rows must be a finite number > 0.");
         if (ChunkRows is < 1 or > 1 << 20) throw new ArgumentOutOfRangeException(nameof(ChunkRows), ChunkRows, "chunk rows must be in [1, 2^20].");
+        if (HeldOutRows < 0 || HeldOutRows > Rows) throw new ArgumentOutOfRangeException(nameof(HeldOutRows), HeldOutRows, $"held-out rows must be in [0, rows = {Rows}].");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
         if ((ComputeBestAuc || KeepProbabilities) && Rows > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(Rows), Rows, $"best-AUC bookkeeping holds one entry per row; turn ComputeBestAuc off above {Array.MaxLength} rows.");
@@ -98,6 +105,9 @@ public sealed record SyntheticResult
 
     /// <summary>Exact AUC (ties = 1/2) of the true probabilities over the generated rows; NaN when not computed.</summary>
     public required double BestAuc { get; init; }
+
+    /// <summary>The same over the last <see cref="SyntheticOptions.HeldOutRows"/> rows; NaN when not asked for.</summary>
+    public double BestHeldOutAuc { get; init; } = double.NaN;
 
     /// <summary>Mean log loss of the true probabilities over the generated rows.</summary>
     public required double BestLogLoss { get; init; }
@@ -287,6 +297,10 @@ public sealed class SyntheticCtrGenerator
         }
         var metricsClock = Stopwatch.StartNew();
         double auc = _options.ComputeBestAuc && rows > 0 ? BinaryMetrics.ExactAuc(probabilities, labels) : double.NaN;
+        long heldOut = _options.HeldOutRows;
+        double heldOutAuc = _options.ComputeBestAuc && heldOut > 0
+            ? BinaryMetrics.ExactAuc(probabilities.AsSpan((int)(rows - heldOut)), labels.AsSpan((int)(rows - heldOut)))
+            : double.NaN;
         metricsClock.Stop();
 
         return new SyntheticResult
@@ -298,6 +312,7 @@ public sealed class SyntheticCtrGenerator
             Positives = positives,
             MeanProbability = rows == 0 ? double.NaN : probabilitySum / rows,
             BestAuc = auc,
+            BestHeldOutAuc = heldOutAuc,
             BestLogLoss = rows == 0 ? double.NaN : logLoss / rows,
             GlobalBias = Model.GlobalBias,
             Bytes = bytes,
@@ -338,6 +353,11 @@ public sealed class SyntheticCtrGenerator
             WriteDouble(json, "ctr", result.Ctr);
             WriteDouble(json, "mean_probability", result.MeanProbability);
             WriteDouble(json, "best_auc", result.BestAuc);
+            if (_options.HeldOutRows > 0)
+            {
+                json.WriteNumber("held_out_rows", _options.HeldOutRows);
+                WriteDouble(json, "best_held_out_auc", result.BestHeldOutAuc);
+            }
             WriteDouble(json, "best_log_loss", result.BestLogLoss);
             WriteDouble(json, "global_bias", result.GlobalBias);
             json.WriteNumber("latent_dim", _options.LatentDim);

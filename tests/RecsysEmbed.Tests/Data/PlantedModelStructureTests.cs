@@ -96,4 +96,26 @@ public class PlantedModelStructureTests
             }
         }
     }
+
+    [Fact]
+    public void HeldOutBestAuc_IsTheExactAucOfTheTailRows()
+    {
+        var result = new SyntheticCtrGenerator(new SyntheticOptions { Rows = 4000, Seed = 8, HeldOutRows = 1000, KeepProbabilities = true, ChunkRows = 512 })
+            .Generate(Stream.Null);
+        var p = result.Probabilities!;
+        var y = result.Labels!;
+        // naive pair count over the tail
+        double wins = 0;
+        long pos = 0, neg = 0;
+        for (int i = 3000; i < 4000; i++)
+        {
+            if (y[i] == 0) { neg++; continue; }
+            pos++;
+            for (int j = 3000; j < 4000; j++)
+                if (y[j] == 0) wins += p[i] > p[j] ? 1 : p[i] == p[j] ? 0.5 : 0;
+        }
+        Assert.Equal(wins / (pos * (double)neg), result.BestHeldOutAuc, 12);
+        Assert.NotEqual(result.BestAuc, result.BestHeldOutAuc);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SyntheticCtrGenerator(new SyntheticOptions { Rows = 10, HeldOutRows = 11 }));
+    }
 }
