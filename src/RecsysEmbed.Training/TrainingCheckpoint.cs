@@ -29,6 +29,7 @@ public static class TrainingCheckpoint
         writer.SetMetadata("epoch", state.Epoch);
         writer.SetMetadata("batches", state.Batches);
         writer.SetMetadata("samples", state.Samples);
+        writer.SetMetadata("malformed_skipped", state.MalformedSkipped);
         writer.SetMetadata("trainer_steps", trainer.Steps);
         if (state.Position is { } p)
         {
@@ -57,6 +58,7 @@ public static class TrainingCheckpoint
         state.Epoch = reader.GetMetadata<int>("epoch");
         state.Batches = reader.GetMetadata<long>("batches");
         state.Samples = reader.GetMetadata<long>("samples");
+        state.MalformedSkipped = reader.Metadata.ContainsKey("malformed_skipped") ? reader.GetMetadata<long>("malformed_skipped") : 0;
         trainer.RestoreSteps(reader.GetMetadata<long>("trainer_steps"));
         state.Position = reader.Metadata.ContainsKey("position_byte")
             ? new ReaderPosition(reader.GetMetadata<long>("position_byte"), reader.GetMetadata<long>("position_line"), reader.GetMetadata<long>("position_record"))

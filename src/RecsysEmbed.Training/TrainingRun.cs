@@ -4,6 +4,7 @@ using RecsysEmbed.Core.Config.Planning;
 using RecsysEmbed.Core.Tables;
 using RecsysEmbed.Data.Batching;
 using RecsysEmbed.Data.Readers;
+using RecsysEmbed.Data.Transforms;
 using RecsysEmbed.Training.Checkpoints;
 using RecsysEmbed.Training.Metrics;
 using RecsysEmbed.Training.Models;
@@ -20,6 +21,8 @@ public sealed record TrainOptions
     public int? BatchSize { get; init; }
     public string Format { get; init; } = "auto";
     public MalformedPolicy OnMalformed { get; init; } = MalformedPolicy.Fail;
+    /// <summary>Standardise dense features with the mean and deviation of a first pass over the training file.</summary>
+    public bool Standardize { get; init; }
     /// <summary>Threads for torch and the engine's kernels.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     public string? CheckpointDir { get; init; }
@@ -86,6 +89,13 @@ public static class TrainingRun
         using var trainer = BuildTrainer(config, plan, options.Threads);
         var vocabularies = FeatureVocabularies.For(plan);
         var readerOptions = new CtrReaderOptions { OnMalformed = options.OnMalformed };
+        if (options.Standardize)
+        {
+            // A deterministic first pass, so a resumed run recomputes the same statistics.
+            using var firstPass = CtrReaders.Open(options.TrainPath, options.Format, readerOptions, null);
+            var statistics = DenseStatistics.Compute(firstPass);
+            readerOptions = readerOptions with { Dense = readerOptions.Dense.WithStandardization(statistics) };
+        }
 
         var state = new RunState();
         long? resumedFrom = null;
@@ -102,7 +112,7 @@ public static class TrainingRun
         var metrics = new StreamingCtrMetrics(windowSize: 1 << 17, histogramBins: 100_000);
         var predictions = new float[batchSize];
         var clock = Stopwatch.StartNew();
-        long samplesThisRun = 0, skipped = 0;
+        long samplesThisRun = 0;
         var malformedExamples = new List<string>();
         string? lastCheckpoint = null;
         bool stop = false;
@@ -111,6 +121,7 @@ public static class TrainingRun
             using var reader = CtrReaders.Open(options.TrainPath, options.Format, readerOptions, state.Position);
             CheckSchema(config, reader);
             var builder = reader.CreateBuilder();
+            long skippedBefore = state.MalformedSkipped;
             CtrBatch? batch = null;
             while (!stop && reader.TryReadBatch(builder, batchSize, out batch, batch))
             {
@@ -121,6 +132,7 @@ public static class TrainingRun
                 state.Batches++;
                 state.Samples += batch.BatchSize;
                 state.Position = reader.Position;
+                state.MalformedSkipped = skippedBefore + reader.Report.SkippedRecords;
                 samplesThisRun += batch.BatchSize;
                 if (progress is not null && (state.Batches % 10 == 0))
                 {
@@ -139,7 +151,7 @@ public static class TrainingRun
                 state.Epoch++;
                 state.Position = null;
             }
-            skipped += reader.Report.SkippedRecords;
+            state.MalformedSkipped = skippedBefore + reader.Report.SkippedRecords;
             malformedExamples.AddRange(reader.Report.Examples.Select(e => e.ToString()).Take(5 - malformedExamples.Count));
         }
         double trainSeconds = clock.Elapsed.TotalSeconds;
@@ -165,7 +177,7 @@ public static class TrainingRun
             DenseParameters = trainer.Model.DenseParameterCount,
             SamplesPerSecond = samplesThisRun / Math.Max(trainSeconds, 1e-9),
             WallSeconds = trainSeconds,
-            MalformedSkipped = skipped,
+            MalformedSkipped = state.MalformedSkipped,
             MalformedExamples = malformedExamples,
             VocabularyOverflow = vocabularies.All.Sum(v => v.Overflowed),
             ResumedFromStep = resumedFrom,
@@ -243,4 +255,6 @@ public sealed class RunState
     public long Batches { get; set; }
     public long Samples { get; set; }
     public ReaderPosition? Position { get; set; }
+    /// <summary>Malformed records skipped so far, over every run that led to this state (kept across resumes).</summary>
+    public long MalformedSkipped { get; set; }
 }

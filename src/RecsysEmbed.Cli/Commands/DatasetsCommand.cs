@@ -34,10 +34,15 @@ public static class DatasetsCommand
         var maxCardinality = new Option<long>("--max-cardinality") { Description = "Caps every feature's cardinality (<= 2^32).", DefaultValueFactory = _ => 100_000_000 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores); does not change the output.", DefaultValueFactory = _ => 0 };
         var noAuc = new Option<bool>("--no-auc") { Description = "Skip the exact best AUC (saves 9 bytes of memory per row)." };
+        var halfCount = new Option<double>("--signal-half-count")
+        {
+            Description = "Planted signal shrinkage: a value expected this many times per million rows keeps half its effect's variance (0 = off).",
+            DefaultValueFactory = _ => SyntheticOptions.DefaultSignalHalfCount,
+        };
 
         var command = new Command("synth", "Write a synthetic click log with a planted model and report its best achievable AUC.")
         {
-            schema, rows, seed, output, drift, maxCardinality, threads, noAuc,
+            schema, rows, seed, output, drift, maxCardinality, threads, noAuc, halfCount,
         };
         command.SetAction(parse =>
         {
@@ -52,6 +57,7 @@ public static class DatasetsCommand
                 MaxCardinality = parse.GetValue(maxCardinality),
                 Threads = parse.GetValue(threads),
                 ComputeBestAuc = !parse.GetValue(noAuc),
+                SignalHalfCount = parse.GetValue(halfCount),
             };
             string path = parse.GetValue(output)!;
             SyntheticResult result;

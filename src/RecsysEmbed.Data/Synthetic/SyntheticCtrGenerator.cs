@@ -26,7 +26,28 @@ public sealed record SyntheticOptions
     public long MaxCardinality { get; init; } = 100_000_000;
 
     /// <summary>Latent dimension k of the planted pairwise interactions.</summary>
-    public int LatentDim { get; init; } = 8;
+    public int LatentDim { get; init; } = 4;
+
+    /// <summary>
+    /// Interaction groups of the planted model: features in one group interact fully, features in different groups
+    /// with strength <see cref="CrossGroupStrength"/>. 1 = every pair interacts equally.
+    /// </summary>
+    public int InteractionGroups { get; init; } = 4;
+
+    /// <summary>Strength (in [0, 1]) of the planted interactions between features of different groups.</summary>
+    public double CrossGroupStrength { get; init; } = 0.1;
+
+    /// <summary>
+    /// c of the planted model's signal shrinkage (see <see cref="PlantedCtrModel"/>): a value expected c times in
+    /// <see cref="SignalReferenceRows"/> rows keeps half its effect's variance, rarer values less. 0 turns it off
+    /// (every value equally strong, however rarely seen).
+    /// </summary>
+    public double SignalHalfCount { get; init; } = DefaultSignalHalfCount;
+
+    /// <summary>R of the signal shrinkage: the row count the expected sightings are counted in.</summary>
+    public double SignalReferenceRows { get; init; } = 1_000_000;
+
+    public const double DefaultSignalHalfCount = 50;
 
     /// <summary>Mean click probability the global bias is calibrated to.</summary>
     public double TargetCtr { get; init; } = 0.25;
@@ -53,6 +74,10 @@ public sealed record SyntheticOptions
         if (MaxCardinality < 1 || MaxCardinality > 1L << 32) throw new ArgumentOutOfRangeException(nameof(MaxCardinality), MaxCardinality, "max cardinality must be in [1, 2^32].");
         if (LatentDim is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(LatentDim), LatentDim, "latent dim must be in [1, 64].");
         if (!(TargetCtr > 0 && TargetCtr < 1)) throw new ArgumentOutOfRangeException(nameof(TargetCtr), TargetCtr, "target CTR must be in (0, 1).");
+        if (InteractionGroups < 1) throw new ArgumentOutOfRangeException(nameof(InteractionGroups), InteractionGroups, "interaction groups must be >= 1.");
+        if (!(CrossGroupStrength >= 0 && CrossGroupStrength <= 1)) throw new ArgumentOutOfRangeException(nameof(CrossGroupStrength), CrossGroupStrength, "cross-group strength must be in [0, 1].");
+        if (!(SignalHalfCount >= 0) || !double.IsFinite(SignalHalfCount)) throw new ArgumentOutOfRangeException(nameof(SignalHalfCount), SignalHalfCount, "signal half count must be a finite number >= 0.");
+        if (!(SignalReferenceRows > 0) || !double.IsFinite(SignalReferenceRows)) throw new ArgumentOutOfRangeException(nameof(SignalReferenceRows), SignalReferenceRows, "signal reference rows must be a finite number > 0.");
         if (ChunkRows is < 1 or > 1 << 20) throw new ArgumentOutOfRangeException(nameof(ChunkRows), ChunkRows, "chunk rows must be in [1, 2^20].");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
         if ((ComputeBestAuc || KeepProbabilities) && Rows > Array.MaxLength)
@@ -129,7 +154,8 @@ public sealed class SyntheticCtrGenerator
         _options = options;
         var categorical = SyntheticSchemas.Categorical(options.Schema, options.MaxCardinality);
         var dense = SyntheticSchemas.Dense(options.Schema);
-        Model = new PlantedCtrModel(options.Schema, categorical, dense, options.Seed, options.LatentDim, options.Drift, options.Rows);
+        Model = new PlantedCtrModel(options.Schema, categorical, dense, options.Seed, options.LatentDim, options.Drift, options.Rows,
+            options.SignalHalfCount, options.SignalReferenceRows, options.InteractionGroups, options.CrossGroupStrength);
         _samplers = categorical.Select(c => c.Format == RawValueFormat.Derived ? null : new ZipfSampler(c.Cardinality, c.ZipfExponent)).ToArray();
         _columnCount = categorical.Count(c => c.Format != RawValueFormat.Derived);
         _catMissing = categorical.Select(c => Threshold(c.MissingRate)).ToArray();
@@ -315,6 +341,10 @@ public sealed class SyntheticCtrGenerator
             WriteDouble(json, "best_log_loss", result.BestLogLoss);
             WriteDouble(json, "global_bias", result.GlobalBias);
             json.WriteNumber("latent_dim", _options.LatentDim);
+            json.WriteNumber("signal_half_count", _options.SignalHalfCount);
+            json.WriteNumber("interaction_groups", Model.InteractionGroups);
+            json.WriteNumber("cross_group_strength", _options.CrossGroupStrength);
+            json.WriteNumber("signal_reference_rows", _options.SignalReferenceRows);
             json.WriteNumber("target_ctr", _options.TargetCtr);
             json.WriteNumber("max_cardinality", _options.MaxCardinality);
             json.WriteNumber("chunk_rows", _options.ChunkRows);
@@ -327,6 +357,7 @@ public sealed class SyntheticCtrGenerator
                 json.WriteNumber("zipf_exponent", Math.Round(c.ZipfExponent, 6));
                 json.WriteNumber("missing_rate", c.MissingRate);
                 json.WriteString("format", c.Format.ToString().ToLowerInvariant());
+                json.WriteNumber("interaction_group", Model.InteractionGroup(Model.Categorical.ToList().IndexOf(c)));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -356,7 +387,7 @@ public sealed class SyntheticCtrGenerator
         out long positives, out double logLoss, out double probabilitySum)
     {
         var rng = new SplitMix64(BucketHash.Mix(chunk, BucketHash.DeriveSeed(_options.Seed, 0x5EED)));
-        Span<double> sumV = stackalloc double[_options.LatentDim];
+        Span<double> sums = stackalloc double[Model.SumsLength];
         Span<long> rotation = stackalloc long[_samplers.Length];
         int w = 0;
         positives = 0;
@@ -365,7 +396,7 @@ public sealed class SyntheticCtrGenerator
         for (int r = 0; r < count; r++)
         {
             long row = first + r;
-            double logit = Model.GlobalBias + WriteRow(row, ref rng, buffer, ref w, out int labelAt, sumV, rotation);
+            double logit = Model.GlobalBias + WriteRow(row, ref rng, buffer, ref w, out int labelAt, sums, rotation);
             double p = PlantedCtrModel.Sigmoid(logit);
             bool click = rng.NextDouble() < p;
             buffer[labelAt] = click ? (byte)'1' : (byte)'0';
@@ -382,12 +413,12 @@ public sealed class SyntheticCtrGenerator
     }
 
     /// <summary>Formats row <paramref name="row"/> at buffer[w..] (label left as a placeholder) and returns its logit without b0.</summary>
-    private double WriteRow(long row, ref SplitMix64 rng, byte[] buffer, ref int w, out int labelAt, Span<double> sumV, Span<long> rotation)
+    private double WriteRow(long row, ref SplitMix64 rng, byte[] buffer, ref int w, out int labelAt, Span<double> sums, Span<long> rotation)
     {
         (double cos, double sin) = Model.Rotation(row);
         FillRotation(row, rotation);
-        sumV.Clear();
-        double sumSq = 0, logit = 0;
+        sums.Clear();
+        double logit = 0;
 
         if (_options.Schema == SyntheticSchemaKind.Criteo)
         {
@@ -406,9 +437,9 @@ public sealed class SyntheticCtrGenerator
             for (int f = 0; f < _samplers.Length; f++)
             {
                 buffer[w++] = (byte)'\t';
-                if (!TrySampleValue(f, ref rng, rotation, out uint raw)) continue;
+                if (!TrySampleValue(f, ref rng, rotation, out uint raw, out long rank)) continue;
                 WriteHex8(buffer, ref w, raw);
-                Model.AddValue(f, raw, cos, sin, ref logit, sumV, ref sumSq);
+                Model.AddValue(f, raw, rank, cos, sin, ref logit, sums);
             }
         }
         else
@@ -426,26 +457,28 @@ public sealed class SyntheticCtrGenerator
             for (int f = 0; f < _columnCount; f++)
             {
                 buffer[w++] = (byte)',';
-                if (!TrySampleValue(f, ref rng, rotation, out uint raw)) continue;
+                if (!TrySampleValue(f, ref rng, rotation, out uint raw, out long rank)) continue;
                 if (_catHex[f]) WriteHex8(buffer, ref w, raw);
                 else WriteInt64(buffer, ref w, raw);
-                Model.AddValue(f, raw, cos, sin, ref logit, sumV, ref sumSq);
+                Model.AddValue(f, raw, rank, cos, sin, ref logit, sums);
             }
-            Model.AddValue(_columnCount, (uint)(hourSlot % 24), cos, sin, ref logit, sumV, ref sumSq);
-            Model.AddValue(_columnCount + 1, (uint)_hourDayOfWeek[hourSlot], cos, sin, ref logit, sumV, ref sumSq);
+            Model.AddValue(_columnCount, (uint)(hourSlot % 24), hourSlot % 24, cos, sin, ref logit, sums);
+            Model.AddValue(_columnCount + 1, (uint)_hourDayOfWeek[hourSlot], _hourDayOfWeek[hourSlot], cos, sin, ref logit, sums);
         }
         buffer[w++] = (byte)'\n';
-        return logit + Model.PairTerm(sumV, sumSq);
+        return logit + Model.PairTerm(sums);
     }
 
-    private bool TrySampleValue(int f, ref SplitMix64 rng, ReadOnlySpan<long> rotation, out uint raw)
+    private bool TrySampleValue(int f, ref SplitMix64 rng, ReadOnlySpan<long> rotation, out uint raw, out long rank)
     {
         if (_catMissing[f] != 0 && rng.Next() < _catMissing[f])
         {
             raw = 0;
+            rank = 0;
             return false;
         }
-        long idx = _samplers[f]!.Sample(ref rng) - 1 + rotation[f];
+        rank = _samplers[f]!.Sample(ref rng) - 1;
+        long idx = rank + rotation[f];
         if (idx >= _catCardinality[f]) idx -= _catCardinality[f];
         raw = Model.RawValue(f, idx);
         return true;
@@ -458,12 +491,7 @@ public sealed class SyntheticCtrGenerator
             rotation.Clear();
             return;
         }
-        double units = _options.Drift * row / 1e6;
-        for (int f = 0; f < rotation.Length; f++)
-        {
-            var p = Model.Cat(f);
-            rotation[f] = (long)(units * p.RotationPerUnit) % p.Cardinality;
-        }
+        for (int f = 0; f < rotation.Length; f++) rotation[f] = Model.RotationOffset(f, row);
     }
 
     private static void WriteHex8(byte[] buffer, ref int w, uint value)
@@ -521,12 +549,12 @@ public sealed class SyntheticCtrGenerator
         var rest = new double[m];
         var rng = new SplitMix64(BucketHash.DeriveSeed(_options.Seed, 0xCA11B));
         var scratch = new byte[MaxRowBytes];
-        Span<double> sumV = stackalloc double[_options.LatentDim];
+        Span<double> sums = stackalloc double[Model.SumsLength];
         Span<long> rotation = stackalloc long[_samplers.Length];
         for (int i = 0; i < m; i++)
         {
             int w = 0;
-            rest[i] = WriteRow(i * rows / m, ref rng, scratch, ref w, out _, sumV, rotation);
+            rest[i] = WriteRow(i * rows / m, ref rng, scratch, ref w, out _, sums, rotation);
         }
         double lo = -30, hi = 30;
         for (int iter = 0; iter < 60; iter++)

@@ -27,6 +27,7 @@ internal sealed class DenseModelDocument
     public List<int>? TopMlp { get; set; }
     public int? CrossLayers { get; set; }
     public List<int>? DeepMlp { get; set; }
+    public string? Precision { get; set; }
 }
 
 internal sealed class TrainingDocument

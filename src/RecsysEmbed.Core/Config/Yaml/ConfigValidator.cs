@@ -53,6 +53,12 @@ internal static class ConfigValidator
             TopMlp = m.TopMlp is { } t ? Layers(t, path + ".top_mlp") : s.TopMlp,
             DeepMlp = m.DeepMlp is { } d ? Layers(d, path + ".deep_mlp") : s.DeepMlp,
             CrossLayers = m.CrossLayers is { } c ? (c >= 0 ? c : throw ConfigException.Invalid(path + ".cross_layers", c, "must be >= 0")) : s.CrossLayers,
+            Precision = m.Precision switch
+            {
+                null or "fp32" => DensePrecision.Fp32,
+                "bf16" => DensePrecision.Bf16,
+                _ => throw ConfigException.Invalid(path + ".precision", m.Precision, "expected fp32 or bf16"),
+            },
         };
     }
 
