@@ -60,6 +60,16 @@ public sealed class SuiteRunTests(TinySuiteRun run)
     }
 
     [Fact]
+    public void Progress_NamesEveryTrainedCellWithTheTimeLeft()
+    {
+        string log = run.Log.ToString();
+        int trained = run.First.Ran;
+        for (int i = 1; i <= trained; i++) Assert.Contains($"[{i}/{trained}] ", log);
+        Assert.Equal(trained, Regex.Matches(log, @"elapsed \d\d:\d\d, ETA \d\d:\d\d").Count);
+        Assert.Contains("skip full at 1/8: full tables take", log);
+    }
+
+    [Fact]
     public void Summary_BoldsTheBestAucOfEachBudget()
     {
         string summary = File.ReadAllText(Path.Combine(run.Dir, "summary.md"));
