@@ -20,6 +20,12 @@ public static class Program
             TrainCommand.Create(),
             QuickstartCommand.Create(),
             BenchCommand.Create(),
+            KafkaCommand.Create(),
+            StreamCommand.Create(),
+            PlanCommand.Create(),
+            TowersCommand.Create(),
+            ServeCommand.Create(),
+            LoadtestCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

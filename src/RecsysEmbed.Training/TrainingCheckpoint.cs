@@ -10,10 +10,11 @@ namespace RecsysEmbed.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    public static string Save(string directory, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    /// <param name="addMore">Adds entries or metadata of the caller's own (for example stream offsets) before the commit.</param>
+    public static string Save(string directory, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
     {
         using var writer = new CheckpointWriter(directory, state.Batches);
-        foreach (var table in trainer.Tables.Tables) writer.AddTable(table);
+        foreach (var table in trainer.CheckpointTables) writer.AddTable(table);
         foreach (var v in vocabularies.All)
         {
             writer.AddEntry($"vocab/{v.FeatureName}", stream =>
@@ -24,8 +25,11 @@ public static class TrainingCheckpoint
                 foreach (var (id, index) in v.Entries()) { w.Write(id); w.Write(index); }
             });
         }
-        writer.AddStateDict("dense/model", trainer.Model.Module);
-        writer.AddOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        foreach (var (name, module, optimizer) in trainer.DenseParts)
+        {
+            writer.AddStateDict($"{name}/model", module);
+            writer.AddOptimizer($"{name}/optimizer", (OptimizerHelper)optimizer);
+        }
         writer.SetMetadata("epoch", state.Epoch);
         writer.SetMetadata("batches", state.Batches);
         writer.SetMetadata("samples", state.Samples);
@@ -37,12 +41,13 @@ public static class TrainingCheckpoint
             writer.SetMetadata("position_line", p.LineNumber);
             writer.SetMetadata("position_record", p.RecordIndex);
         }
+        addMore?.Invoke(writer);
         return writer.Commit().Path;
     }
 
-    public static void Restore(CheckpointReader reader, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    public static void Restore(CheckpointReader reader, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
     {
-        foreach (var table in trainer.Tables.Tables) reader.RestoreTable(table);
+        foreach (var table in trainer.CheckpointTables) reader.RestoreTable(table);
         foreach (var v in vocabularies.All)
         {
             using var stream = reader.OpenRead($"vocab/{v.FeatureName}");
@@ -53,8 +58,11 @@ public static class TrainingCheckpoint
             for (long i = 0; i < count; i++) entries[i] = (r.ReadInt64(), r.ReadInt32());
             v.Restore(entries, overflowed);
         }
-        reader.LoadStateDict("dense/model", trainer.Model.Module);
-        reader.LoadOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        foreach (var (name, module, optimizer) in trainer.DenseParts)
+        {
+            reader.LoadStateDict($"{name}/model", module);
+            reader.LoadOptimizer($"{name}/optimizer", (OptimizerHelper)optimizer);
+        }
         state.Epoch = reader.GetMetadata<int>("epoch");
         state.Batches = reader.GetMetadata<long>("batches");
         state.Samples = reader.GetMetadata<long>("samples");

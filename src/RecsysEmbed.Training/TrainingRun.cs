@@ -77,7 +77,9 @@ public readonly record struct TrainProgress(int Epoch, long Samples, long Batche
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainSummary Run(ModelConfig config, TrainOptions options, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
+    /// <param name="buildTrainer">Makes the trainer from the config, its plan and the thread count; null: <see cref="BuildTrainer"/> (flat).</param>
+    public static TrainSummary Run(ModelConfig config, TrainOptions options, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default,
+                                   Func<ModelConfig, EmbeddingPlan, int, ICtrTrainer>? buildTrainer = null)
     {
         int epochs = options.Epochs ?? config.Training.Epochs;
         int batchSize = options.BatchSize ?? config.Training.BatchSize;
@@ -86,7 +88,7 @@ public static class TrainingRun
         TorchRuntime.Configure(options.Threads, config.Training.Seed);
 
         var plan = EmbeddingPlan.Create(config);
-        using var trainer = BuildTrainer(config, plan, options.Threads);
+        using var trainer = (buildTrainer ?? BuildTrainer)(config, plan, options.Threads);
         var vocabularies = FeatureVocabularies.For(plan);
         var readerOptions = new CtrReaderOptions { OnMalformed = options.OnMalformed };
         if (options.Standardize)
@@ -174,7 +176,7 @@ public static class TrainingRun
             EmbeddingOptimizerBytes = plan.Total.OptimizerBytes,
             FullTableWeightBytes = plan.Baseline.Memory.WeightBytes,
             CompressionRatio = plan.CompressionRatio,
-            DenseParameters = trainer.Model.DenseParameterCount,
+            DenseParameters = trainer.DenseParameterCount,
             SamplesPerSecond = samplesThisRun / Math.Max(trainSeconds, 1e-9),
             WallSeconds = trainSeconds,
             MalformedSkipped = state.MalformedSkipped,
@@ -214,7 +216,7 @@ public static class TrainingRun
     public readonly record struct EvalResult(long Count, double Auc, CtrSummary Summary, long Skipped);
 
     /// <summary>Scores a held-out file without training and computes exact metrics.</summary>
-    public static EvalResult Evaluate(ModelConfig config, CtrTrainer trainer, FeatureVocabularies vocabularies, string path, string format,
+    public static EvalResult Evaluate(ModelConfig config, ICtrTrainer trainer, FeatureVocabularies vocabularies, string path, string format,
                                       CtrReaderOptions readerOptions, int batchSize)
     {
         using var reader = CtrReaders.Open(path, format, readerOptions, null);

@@ -61,6 +61,22 @@ public sealed class IdVocabulary
         }
     }
 
+    /// <summary>
+    /// Index of id without assigning one: its own index when the vocabulary has it, else the shared overflow row that
+    /// a full vocabulary would give it. Never changes the vocabulary, so readers may call it from many threads.
+    /// </summary>
+    public long Find(long id)
+    {
+        int h = (int)BucketHash.Mix(id, 0xD6E8FEB86659FD93ul) & _mask;
+        while (true)
+        {
+            long k = _keys[h];
+            if (k == id) return _values[h];
+            if (k == -1) return BucketHash.Bucket(id, _overflowSeed, Capacity);
+            h = (h + 1) & _mask;
+        }
+    }
+
     /// <summary>Rewrites feature <paramref name="featureIndex"/>'s ids of the batch in place.</summary>
     public void Remap(KeyedJaggedBatch batch, int featureIndex)
     {

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Text.Json;
+using RecsysEmbed.Client;
+using RecsysEmbed.Core.Config;
+using RecsysEmbed.Core.Export;
+using RecsysEmbed.Serving.Loadgen;
+using RecsysEmbed.Serving.Model;
+using RecsysEmbed.Serving.Store;
+using RecsysEmbed.Streaming.Broker;
+using RecsysEmbed.Training.Checkpoints;
+
+namespace RecsysEmbed.Cli.Commands;
+
+/// <summary>
+/// <c>recsys-embed loadtest --target grpc://127.0.0.1:P|http://...|redis://H:P|inproc [--target ...] --features 26
+/// --concurrency C --duration S [--rate R]</c>: the same request shape (F features, one raw value each) against each
+/// target in turn, in one run, reporting throughput, p50/p99/p99.9 (HDR histogram) and errors by kind, plus the
+/// ratios of the first target to the others. Optionally fills Redis with the service's vectors first, and measures
+/// end-to-end update freshness through the update topic.
+/// </summary>
+internal static class LoadtestCommand
+{
+    public static Command Create()
+    {
+        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port or inproc (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var features = new Option<int>("--features") { Description = "Features per request (C1..CF), one value each.", DefaultValueFactory = _ => 26 };
+        var cardinality = new Option<int>("--cardinality") { Description = "Distinct values per feature the requests draw from.", DefaultValueFactory = _ => 10_000 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers.", DefaultValueFactory = _ => 16 };
+        var duration = new Option<double>("--duration") { Description = "Seconds measured per target.", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds of unrecorded warm-up per target.", DefaultValueFactory = _ => 1 };
+        var rate = new Option<double?>("--rate") { Description = "Open loop: total requests per second (latency counts from the scheduled time)." };
+        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "API key for the service." };
+        var deadlineMs = new Option<int>("--deadline-ms") { Description = "Per-call deadline.", DefaultValueFactory = _ => 5000 };
+        var redisFill = new Option<string?>("--redis-fill-from") { Description = "Before the run, store in Redis the vector the service at grpc://host:port returns for every feature value." };
+        var model = new Option<string?>("--model") { Description = "Training checkpoint directory (inproc target, freshness)." };
+        var config = new Option<string?>("--config") { Description = "Model config YAML (inproc target, freshness)." };
+        var memory = new Option<string>("--memory") { Description = "inproc: memory of the store's hybrid log.", DefaultValueFactory = _ => "256MiB" };
+        var freshness = new Option<int>("--freshness") { Description = "Freshness probes through --updates-topic (needs a grpc target, --model, --config).", DefaultValueFactory = _ => 0 };
+        var freshnessFeature = new Option<string>("--freshness-feature") { Description = "Feature whose fresh values the probes update.", DefaultValueFactory = _ => "C1" };
+        var topic = new Option<string?>("--updates-topic") { Description = "Update topic the service follows." };
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers of the update topic." };
+        var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
+        var command = new Command("loadtest", "Load-test the lookup service (gRPC, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
+        {
+            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, redisFill, model, config, memory, freshness, freshnessFeature, topic, bootstrap, json,
+        };
+        command.SetAction(p =>
+        {
+            var stdout = p.InvocationConfiguration.Output;
+            var stderr = p.InvocationConfiguration.Error;
+            try
+            {
+                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality));
+                if (shape.Features < 1) throw new FormatException($"--features: {shape.Features} must be >= 1.");
+                if (shape.Cardinality < 1) throw new FormatException($"--cardinality: {shape.Cardinality} must be >= 1.");
+                if (p.GetValue(duration) <= 0) throw new FormatException($"--duration: {p.GetValue(duration)} must be > 0.");
+                var load = new LoadOptions
+                {
+                    Concurrency = p.GetValue(concurrency), Duration = TimeSpan.FromSeconds(p.GetValue(duration)), Warmup = TimeSpan.FromSeconds(Math.Max(0, p.GetValue(warmup))),
+                    Rate = p.GetValue(rate),
+                };
+                string? key = p.GetValue(apiKeyFile) is { } f ? File.ReadAllText(f).Trim() : null;
+                if (!ByteSize.TryParse(p.GetValue(memory), out long memoryBytes)) throw new FormatException($"--memory: '{p.GetValue(memory)}' is not a size.");
+                return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
+                           memoryBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return Program.UsageError;
+            }
+        });
+        return command;
+    }
+
+    private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, string? redisFill, string? modelDir, string? configPath,
+                           long memory, int freshness, string freshnessFeature, string? topic, string? bootstrap, string? jsonPath, TextWriter stdout, TextWriter stderr)
+    {
+        if (targets.Length == 0) throw new FormatException("--target: give at least one target.");
+        var reports = new List<LoadReport>();
+        FreshnessReport? fresh = null;
+        string? tempStore = null;
+        FasterRowStore? store = null;
+        try
+        {
+            foreach (string t in targets)
+            {
+                ILoadTarget target = Open(t, shape, key, deadline, modelDir, configPath, memory, ref store, ref tempStore);
+                try
+                {
+                    if (target is RedisLoadTarget redis && redisFill is not null)
+                    {
+                        using var service = new RecsysEmbedClient(GrpcAddress(redisFill), new RecsysEmbedClientOptions { ApiKey = key });
+                        long filled = redis.FillFromAsync(service, CancellationToken.None).GetAwaiter().GetResult();
+                        stderr.WriteLine($"redis: stored {filled:N0} vectors from {redisFill}");
+                    }
+                    stderr.WriteLine($"running {target.Name}: {load.Concurrency} callers, {load.Duration.TotalSeconds:F0} s{(load.Rate is { } r ? $", {r:N0} req/s" : "")}");
+                    var report = LoadGenerator.RunAsync(target, shape, load).GetAwaiter().GetResult();
+                    reports.Add(report);
+                    stdout.WriteLine(report);
+                }
+                finally
+                {
+                    target.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+            for (int i = 1; i < reports.Count; i++)
+            {
+                stdout.WriteLine($"ratio {reports[0].Target} / {reports[i].Target}: throughput {reports[0].CallsPerSecond / Math.Max(reports[i].CallsPerSecond, 1e-9):F2}x, " +
+                                 $"p99 {reports[0].P99Us / Math.Max(reports[i].P99Us, 1e-9):F2}x");
+            }
+            if (freshness > 0)
+            {
+                string grpc = targets.FirstOrDefault(t => t.StartsWith("grpc://", StringComparison.Ordinal)) ?? throw new FormatException("--freshness needs a grpc:// target.");
+                if (topic is null || bootstrap is null || modelDir is null || configPath is null) throw new FormatException("--freshness needs --updates-topic, --bootstrap, --model and --config.");
+                var model = ServingModel.Create(ModelConfig.Load(configPath), CheckpointReader.OpenLatest(modelDir, fallBackToPrevious: true));
+                using var endpoint = KafkaEndpoint.Resolve(bootstrap);
+                using var client = new RecsysEmbedClient(GrpcAddress(grpc), new RecsysEmbedClientOptions { ApiKey = key, DefaultDeadline = deadline });
+                fresh = FreshnessProbe.MeasureAsync(client, model, endpoint.ProducerConfig(), topic, freshness, freshnessFeature).GetAwaiter().GetResult();
+                stdout.WriteLine(fresh);
+            }
+            if (jsonPath is not null)
+                File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { reports, freshness = fresh }, new JsonSerializerOptions { WriteIndented = true }));
+            return reports.Any(r => r.Calls == 0) ? 1 : 0;
+        }
+        finally
+        {
+            store?.Dispose();
+            if (tempStore is not null) try { Directory.Delete(tempStore, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static string GrpcAddress(string target) => "http://" + target[(target.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
+
+    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, string? modelDir, string? configPath, long memory,
+                                    ref FasterRowStore? store, ref string? tempStore)
+    {
+        if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
+        if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
+        if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
+        if (target == "inproc")
+        {
+            if (modelDir is null || configPath is null) throw new FormatException("--target inproc needs --model and --config.");
+            var checkpoint = CheckpointReader.OpenLatest(modelDir, fallBackToPrevious: true);
+            var model = ServingModel.Create(ModelConfig.Load(configPath), checkpoint);
+            var catalog = new RowCatalog(model.Tables, _ => RowFormat.Fp32);
+            tempStore = Path.Combine(Path.GetTempPath(), $"recsys-loadtest-{Guid.NewGuid():N}");
+            store = FasterRowStore.Open(catalog, new RowStoreOptions
+            {
+                CheckpointDirectory = Path.Combine(tempStore, "checkpoints"), LogDevicePath = Path.Combine(tempStore, "log", "hlog"),
+                MemoryBudgetBytes = memory, ExpectedRows = catalog.TotalRows,
+            });
+            var loaded = store.BulkLoad(checkpoint, checkpoint.Step, Environment.ProcessorCount);
+            Console.Error.WriteLine($"inproc: bulk-loaded {loaded.Rows:N0} rows in {loaded.Seconds:F2} s ({loaded.RowsPerSecond:N0} rows/s)");
+            return new InProcessLoadTarget(new LookupEngine(model, store), shape);
+        }
+        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port or inproc.");
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using HdrHistogram;
+
+namespace RecsysEmbed.Serving.Loadgen;
+
+/// <summary>How a load test runs: concurrency, duration, optional open-loop rate, warm-up.</summary>
+public sealed record LoadOptions
+{
+    public int Concurrency { get; init; } = 16;
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Total requests per second, spread over the callers (open loop); null: each caller goes as fast as it can.</summary>
+    public double? Rate { get; init; }
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>What a load test measured (latencies in microseconds, from an HDR histogram with 3 significant digits).</summary>
+public sealed record LoadReport
+{
+    public required string Target { get; init; }
+    public required int Concurrency { get; init; }
+    public required double Seconds { get; init; }
+    public required long Calls { get; init; }
+    public required long Rows { get; init; }
+    public required IReadOnlyDictionary<string, long> Errors { get; init; }
+    public double CallsPerSecond => Calls / Math.Max(Seconds, 1e-9);
+    public double RowsPerSecond => Rows / Math.Max(Seconds, 1e-9);
+    public required double P50Us { get; init; }
+    public required double P99Us { get; init; }
+    public required double P999Us { get; init; }
+    public required double MaxUs { get; init; }
+
+    public override string ToString() =>
+        $"{Target}: {CallsPerSecond:N0} calls/s, {RowsPerSecond:N0} rows/s, concurrency {Concurrency}, {Calls:N0} calls in {Seconds:F1} s; " +
+        $"latency p50 {P50Us:N0} us, p99 {P99Us:N0} us, p99.9 {P999Us:N0} us, max {MaxUs:N0} us; " +
+        $"errors: {(Errors.Count == 0 ? "none" : string.Join(", ", Errors.Select(e => $"{e.Key} {e.Value}")))}";
+}
+
+/// <summary>
+/// Drives a target with <see cref="LoadOptions.Concurrency"/> callers for a duration and records each call's latency
+/// (from its scheduled start in open-loop mode, so queueing delay counts) in per-caller HDR histograms merged at the end.
+/// </summary>
+public static class LoadGenerator
+{
+    public static async Task<LoadReport> RunAsync(ILoadTarget target, LoadShape shape, LoadOptions options, CancellationToken cancel = default)
+    {
+        if (options.Concurrency < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Concurrency, $"--concurrency: {options.Concurrency} must be >= 1.");
+        if (options.Rate is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Rate, $"--rate: {options.Rate} must be > 0.");
+        // Warm-up: connections, JIT, caches; not recorded.
+        await Phase(target, shape, options with { Duration = options.Warmup }, record: false, cancel).ConfigureAwait(false);
+        return await Phase(target, shape, options, record: true, cancel).ConfigureAwait(false);
+    }
+
+    private static async Task<LoadReport> Phase(ILoadTarget target, LoadShape shape, LoadOptions options, bool record, CancellationToken cancel)
+    {
+        int callers = options.Concurrency;
+        var histograms = new LongHistogram[callers];
+        var errors = new Dictionary<string, long>[callers];
+        var calls = new long[callers];
+        long duration = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
+        long begin = Stopwatch.GetTimestamp();
+        long end = begin + duration;
+        double? interval = options.Rate is { } rate ? Stopwatch.Frequency * callers / rate : null;
+        var tasks = new Task[callers];
+        for (int c = 0; c < callers; c++)
+        {
+            int caller = c;
+            histograms[c] = new LongHistogram(60_000_000, 3); // up to 60 s, in microseconds
+            errors[c] = new Dictionary<string, long>();
+            tasks[c] = Task.Run(async () =>
+            {
+                var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
+                var values = new string[shape.Features];
+                long next = begin + (interval is { } i0 ? (long)(i0 * caller / callers) : 0);
+                while (!cancel.IsCancellationRequested)
+                {
+                    for (int f = 0; f < values.Length; f++) values[f] = LoadShape.Value(random.Next(shape.Cardinality));
+                    long scheduled = Stopwatch.GetTimestamp();
+                    if (interval is { } i)
+                    {
+                        if (next >= end) break;
+                        while (Stopwatch.GetTimestamp() < next)
+                        {
+                            long wait = next - Stopwatch.GetTimestamp();
+                            if (wait > Stopwatch.Frequency / 500) await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency / 2), cancel).ConfigureAwait(false);
+                            else Thread.SpinWait(20);
+                        }
+                        scheduled = next;
+                        next += (long)i;
+                    }
+                    else if (scheduled >= end) break;
+                    try
+                    {
+                        await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        if (record)
+                        {
+                            histograms[caller].RecordValue(Math.Max(1, (Stopwatch.GetTimestamp() - scheduled) * 1_000_000 / Stopwatch.Frequency));
+                            calls[caller]++;
+                        }
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+                    {
+                        if (record)
+                        {
+                            string kind = ErrorKind.Of(e);
+                            errors[caller][kind] = errors[caller].GetValueOrDefault(kind) + 1;
+                        }
+                    }
+                }
+            }, cancel);
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        double seconds = (Stopwatch.GetTimestamp() - begin) / (double)Stopwatch.Frequency;
+        var all = new LongHistogram(60_000_000, 3);
+        foreach (var h in histograms) all.Add(h);
+        var merged = new Dictionary<string, long>();
+        foreach (var e in errors) foreach (var (k, v) in e) merged[k] = merged.GetValueOrDefault(k) + v;
+        long total = calls.Sum();
+        return new LoadReport
+        {
+            Target = target.Name, Concurrency = callers, Seconds = seconds, Calls = total, Rows = total * shape.Features, Errors = merged,
+            P50Us = total == 0 ? 0 : all.GetValueAtPercentile(50), P99Us = total == 0 ? 0 : all.GetValueAtPercentile(99),
+            P999Us = total == 0 ? 0 : all.GetValueAtPercentile(99.9), MaxUs = total == 0 ? 0 : all.GetMaxValue(),
+        };
+    }
+}

@@ -1,0 +1,187 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Grpc.Core;
+using RecsysEmbed.Client;
+using RecsysEmbed.Serving.Model;
+using RecsysEmbed.Serving.Protos;
+using StackExchange.Redis;
+
+namespace RecsysEmbed.Serving.Loadgen;
+
+/// <summary>Lookup over gRPC through <see cref="RecsysEmbedClient"/> (one shared channel).</summary>
+public sealed class GrpcLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline) : ILoadTarget
+{
+    private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
+    public string Name => "grpc " + address;
+
+    public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var request = new LookupRequest();
+        for (int f = 0; f < values.Length; f++)
+        {
+            var fv = new FeatureValues { Name = shape.FeatureName(f) };
+            fv.Values.Add(values.Span[f]);
+            request.Features.Add(fv);
+        }
+        await _client.LookupAsync(request, cancel: cancel).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Lookup as JSON over HTTP/1.1 (one shared HttpClient, pooled connections).</summary>
+public sealed class HttpLoadTarget : ILoadTarget
+{
+    private readonly HttpClient _http;
+    private readonly LoadShape _shape;
+
+    public HttpLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline)
+    {
+        _shape = shape;
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = new Uri(address), Timeout = deadline,
+        };
+        if (apiKey is not null) _http.DefaultRequestHeaders.Add("x-api-key", apiKey);
+        Name = "http " + address;
+    }
+
+    public string Name { get; }
+
+    public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var sb = new StringBuilder("{\"features\":[");
+        for (int f = 0; f < values.Length; f++)
+        {
+            if (f > 0) sb.Append(',');
+            sb.Append("{\"name\":\"").Append(_shape.FeatureName(f)).Append("\",\"values\":[\"").Append(values.Span[f]).Append("\"]}");
+        }
+        sb.Append("]}");
+        using var content = new StringContent(sb.ToString(), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+        using var response = await _http.PostAsync("/v1/lookup", content, cancel).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode) throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
+        await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The Redis baseline: one MGET of the request's F keys (values are the vectors as bytes).</summary>
+public sealed class RedisLoadTarget : ILoadTarget
+{
+    private readonly ConnectionMultiplexer _redis;
+    private readonly IDatabase _db;
+    private readonly LoadShape _shape;
+
+    public RedisLoadTarget(string endpoint, LoadShape shape)
+    {
+        _shape = shape;
+        _redis = ConnectionMultiplexer.Connect(new ConfigurationOptions { EndPoints = { endpoint }, AbortOnConnectFail = true, ConnectTimeout = 5000, SyncTimeout = 5000 });
+        _db = _redis.GetDatabase();
+        Name = "redis " + endpoint;
+    }
+
+    public string Name { get; }
+    public IDatabase Database => _db;
+
+    public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var keys = new RedisKey[values.Length];
+        for (int f = 0; f < keys.Length; f++) keys[f] = _shape.RedisKey(f, values.Span[f]);
+        var got = await _db.StringGetAsync(keys).ConfigureAwait(false);
+        for (int f = 0; f < got.Length; f++)
+        {
+            if (got[f].IsNull) throw new KeyNotFoundException($"redis: key {keys[f]} is missing; fill Redis first (--redis-fill-from).");
+        }
+    }
+
+    /// <summary>
+    /// Stores, for every feature and value of the shape, the vector the lookup service returns for it (fp32 bytes), so
+    /// Redis holds the same vectors the service serves.
+    /// </summary>
+    public async Task<long> FillFromAsync(RecsysEmbedClient service, CancellationToken cancel)
+    {
+        long written = 0;
+        const int chunk = 256;
+        for (int f = 0; f < _shape.Features; f++)
+        {
+            for (int start = 0; start < _shape.Cardinality; start += chunk)
+            {
+                int n = Math.Min(chunk, _shape.Cardinality - start);
+                var values = Enumerable.Range(start, n).Select(LoadShape.Value).ToArray();
+                var response = await service.LookupAsync(RecsysEmbedClient.Request(LookupMode.PerValue, (_shape.FeatureName(f), values)), TimeSpan.FromSeconds(30), cancel).ConfigureAwait(false);
+                var fv = response.Features[0];
+                var pairs = new KeyValuePair<RedisKey, RedisValue>[n];
+                for (int i = 0; i < n; i++)
+                {
+                    var bytes = new byte[fv.Dim * sizeof(float)];
+                    System.Runtime.InteropServices.MemoryMarshal.AsBytes(fv.Values.ToArray().AsSpan(i * fv.Dim, fv.Dim)).CopyTo(bytes);
+                    pairs[i] = new(_shape.RedisKey(f, values[i]), bytes);
+                }
+                await _db.StringSetAsync(pairs).ConfigureAwait(false);
+                written += n;
+            }
+        }
+        return written;
+    }
+
+    public async ValueTask DisposeAsync() => await _redis.DisposeAsync().ConfigureAwait(false);
+}
+
+/// <summary>In-process: the lookup engine on the store directly (hash, address, FASTER read, combine, pool), no network.</summary>
+public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : ILoadTarget
+{
+    private readonly int[] _featureIndex = Enumerable.Range(0, shape.Features).Select(f =>
+        engine.Model.Features.Select((b, i) => (b, i)).FirstOrDefault(x => x.b.Name == shape.FeatureName(f), (null!, -1)).Item2 is int i && i >= 0
+            ? i : throw new ArgumentException($"--features: the model has no feature '{shape.FeatureName(f)}'.")).ToArray();
+    [ThreadStatic] private static float[]? t_output;
+
+    public string Name => "in-process";
+
+    public ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var q = engine.Rent();
+        try
+        {
+            for (int f = 0; f < values.Length; f++)
+            {
+                q.BeginFeature(_featureIndex[f]);
+                q.AddId(engine.Model.Features[_featureIndex[f]].IdOf(values.Span[f]));
+            }
+            int n = engine.OutputLength(q, LookupShape.Pooled);
+            if (t_output is null || t_output.Length < n) t_output = new float[n];
+            engine.Execute(q, LookupShape.Pooled, t_output);
+        }
+        finally
+        {
+            engine.Return(q);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>Kinds of failure a load test reports apart.</summary>
+internal static class ErrorKind
+{
+    public static string Of(Exception e) => e switch
+    {
+        RpcException r => r.StatusCode.ToString(),
+        HttpRequestException { StatusCode: { } code } => $"HTTP {(int)code}",
+        HttpRequestException => "connection",
+        TaskCanceledException => "timeout",
+        RedisTimeoutException => "redis timeout",
+        RedisConnectionException => "redis connection",
+        KeyNotFoundException => "missing key",
+        _ => e.GetType().Name,
+    };
+}

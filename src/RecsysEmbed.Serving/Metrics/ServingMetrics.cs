@@ -1,0 +1,31 @@
+using System.Collections.Concurrent;
+
+namespace RecsysEmbed.Serving.Metrics;
+
+/// <summary>What the service exports on /metrics.</summary>
+public sealed class ServingMetrics
+{
+    private readonly ConcurrentDictionary<string, Histogram> _latency = new();
+    private readonly ConcurrentDictionary<string, Counter> _requests = new();
+
+    public Counter RowsServed { get; } = new("recsys_rows_served_total", "Embedding rows read from the store for lookups and scores.");
+    public Counter UpdatesApplied { get; } = new("recsys_updates_applied_total", "Row and dense updates applied from the update topic.");
+    public Counter UpdatesIgnored { get; } = new("recsys_updates_ignored_total", "Row updates older than the stored row (a version never goes backwards).");
+    public Counter UpdatesMalformed { get; } = new("recsys_updates_malformed_total", "Update records that failed to decode; counted and set aside.");
+    public Counter UpdatesHeld { get; } = new("recsys_updates_held_total", "Row updates held back because they were newer than the dense model by more than the staleness bound.");
+    public Counter Rejected { get; } = new("recsys_requests_rejected_total", "Requests refused by the concurrency limit (RESOURCE_EXHAUSTED / 429).");
+    public Counter Unauthenticated { get; } = new("recsys_requests_unauthenticated_total", "Requests without a valid API key.");
+    public Gauge UpdateLagSeconds { get; } = new("recsys_update_lag_seconds", "Now minus the source time of the newest applied update.");
+    public Gauge DenseModelVersion { get; } = new("recsys_dense_model_version", "Version of the dense model used by Score.");
+    public Histogram Freshness { get; } = new("recsys_update_freshness_seconds", "Time from an update's source record to its row being readable.");
+
+    public Histogram Latency(string method) => _latency.GetOrAdd(method, m => new Histogram("recsys_request_seconds", "Server-side request latency.", $"method=\"{m}\""));
+
+    public void Request(string method, string code) => _requests.GetOrAdd(method + "|" + code, _ =>
+        new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{method}\",code=\"{code}\"")).Add();
+
+    public string Render() => PrometheusText.Render(
+        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated]),
+        [UpdateLagSeconds, DenseModelVersion],
+        _latency.Values.OrderBy(h => h.Labels).Concat([Freshness]));
+}

@@ -1,0 +1,219 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text.Json;
+using FASTER.core;
+using RecsysEmbed.Training.Checkpoints;
+
+namespace RecsysEmbed.Serving.Store;
+
+/// <summary>What a bulk load did: rows written and how fast.</summary>
+public readonly record struct BulkLoadResult(long Rows, double Seconds)
+{
+    public double RowsPerSecond => Rows / Math.Max(Seconds, 1e-9);
+}
+
+/// <summary>
+/// Embedding rows in Microsoft.FASTER's hybrid log. Key and value:
+/// <code>
+///   key   i64:  matrix id (16 bits, &lt; 2^15) | row (47 bits)            (meta records use negative keys)
+///   value     :  i64 version | row encoded as the matrix's RowFormat      (fixed size per matrix, so updates are in place)
+/// </code>
+/// The in-memory part of the log is sized from the memory budget; older pages spill to the log file on the device
+/// the user names. A checkpoint (FASTER fold-over: index + log) carries the applied update offsets as a record
+/// written just before it, so recovery restores rows and offsets from one consistent cut.
+/// Thread-safety: the store is shared; each thread uses its own <see cref="RowStoreSession"/>.
+/// </summary>
+public sealed class FasterRowStore : IDisposable
+{
+    public const int MaxMatrices = 1 << 15;
+    internal const int RowBits = 47;
+    internal const long MaxRow = (1L << RowBits) - 1;
+    internal const long OffsetsKey = -1;
+    internal const long CatalogKey = -2;
+    internal const long DenseKey = -3;
+
+    private readonly FasterKV<long, SpanByte> _kv;
+    private readonly IDevice _log;
+    private readonly RowStoreFunctions _functions = new();
+    private readonly System.Collections.Concurrent.ConcurrentBag<RowStoreSession> _pool = new();
+
+    private FasterRowStore(RowCatalog catalog, RowStoreOptions options, FasterKV<long, SpanByte> kv, IDevice log)
+    {
+        Catalog = catalog;
+        Options = options;
+        _kv = kv;
+        _log = log;
+    }
+
+    public RowCatalog Catalog { get; }
+    public RowStoreOptions Options { get; }
+    /// <summary>True when the store came back from a checkpoint instead of starting empty.</summary>
+    public bool Recovered { get; private set; }
+    /// <summary>Update offsets stored with the checkpoint recovered from ("topic/partition" -> next offset to read).</summary>
+    public IReadOnlyDictionary<string, long> RecoveredOffsets { get; private set; } = new Dictionary<string, long>();
+    /// <summary>Bytes of the hybrid log held in memory (the budget rounded down to a power of two).</summary>
+    public long LogMemoryBytes { get; private set; }
+    public long IndexBytes { get; private set; }
+    public long EntryCount => _kv.EntryCount;
+
+    /// <summary>Opens the store: recovers the latest checkpoint in the checkpoint directory if there is one, else starts empty.</summary>
+    public static FasterRowStore Open(RowCatalog catalog, RowStoreOptions options)
+    {
+        options.Validate();
+        Directory.CreateDirectory(options.CheckpointDirectory);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.LogDevicePath))!);
+        bool hasCheckpoint = HasCheckpoint(options.CheckpointDirectory);
+        if (!hasCheckpoint) DeleteLogSegments(options.LogDevicePath);
+
+        long memory = FloorPow2(options.MemoryBudgetBytes);
+        long page = Math.Clamp(FloorPow2(memory / 8), 1 << 16, 1 << 25);
+        long index = Math.Clamp(CeilPow2(Math.Max(options.ExpectedRows, 1024) * 16), 1 << 20, 1L << 30);
+        var log = Devices.CreateLogDevice(options.LogDevicePath, preallocateFile: false, deleteOnClose: false, recoverDevice: hasCheckpoint);
+        var settings = new FasterKVSettings<long, SpanByte>
+        {
+            IndexSize = index,
+            LogDevice = log,
+            MemorySize = memory,
+            PageSize = page,
+            SegmentSize = Math.Max(1L << 30, page),
+            CheckpointDir = options.CheckpointDirectory,
+            RemoveOutdatedCheckpoints = true,
+        };
+        var kv = new FasterKV<long, SpanByte>(settings);
+        var store = new FasterRowStore(catalog, options, kv, log) { LogMemoryBytes = memory, IndexBytes = index };
+        try
+        {
+            if (hasCheckpoint)
+            {
+                kv.Recover();
+                store.Recovered = true;
+                byte[] stored = store.ReadMeta(CatalogKey) ?? throw new InvalidDataException($"{options.CheckpointDirectory}: the checkpoint holds no catalog record.");
+                catalog.CheckMatches(stored, options.CheckpointDirectory);
+                byte[]? offsets = store.ReadMeta(OffsetsKey);
+                store.RecoveredOffsets = offsets is null ? new Dictionary<string, long>() : JsonSerializer.Deserialize<Dictionary<string, long>>(offsets)!;
+            }
+            else
+            {
+                store.WriteMeta(CatalogKey, catalog.Serialize());
+            }
+            return store;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    private static bool HasCheckpoint(string dir)
+    {
+        string cpr = Path.Combine(dir, "cpr-checkpoints");
+        return Directory.Exists(cpr) && Directory.EnumerateDirectories(cpr).Any();
+    }
+
+    private static void DeleteLogSegments(string logPath)
+    {
+        string full = Path.GetFullPath(logPath);
+        string dir = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) return;
+        foreach (var f in Directory.EnumerateFiles(dir, Path.GetFileName(full) + ".*")) File.Delete(f);
+    }
+
+    private static long FloorPow2(long v) => v <= 1 ? 1 : 1L << (63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)v));
+    private static long CeilPow2(long v) => (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(v, 1));
+
+    internal static long Key(int matrix, long row) => ((long)matrix << RowBits) | row;
+
+    /// <summary>A session for one thread at a time; return it with <see cref="Return"/> or dispose it.</summary>
+    public RowStoreSession RentSession() => _pool.TryTake(out var s) ? s : new RowStoreSession(this, _kv.NewSession<SpanByte, RowOutput, Empty>(_functions));
+
+    public void Return(RowStoreSession session) => _pool.Add(session);
+
+    /// <summary>
+    /// Writes every matrix of a training checkpoint into the store, rows split across <paramref name="threads"/>
+    /// (each reads its own range of the entry file). Rows get <paramref name="version"/>.
+    /// </summary>
+    public BulkLoadResult BulkLoad(CheckpointReader reader, long version, int threads = 2)
+    {
+        var clock = Stopwatch.StartNew();
+        long total = 0;
+        foreach (var m in Catalog.Matrices)
+        {
+            string entry = "tables/" + m.Name;
+            if (!reader.Contains(entry)) throw new InvalidDataException($"{reader.Path}: checkpoint has no entry '{entry}' for matrix '{m.Name}' of table '{m.Table}'.");
+            var meta = reader.Entry(entry).Metadata;
+            long rows = meta["rows"]!.GetValue<long>();
+            int dim = meta["dim"]!.GetValue<int>();
+            if (rows != m.Rows || dim != m.Dim)
+                throw new InvalidDataException($"{reader.Path}: entry '{entry}' is {rows} x {dim}, the model's '{m.Name}' is {m.Rows} x {m.Dim}.");
+            int parts = (int)Math.Clamp(rows / 65536, 1, Math.Max(1, threads));
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            {
+                long start = rows * p / parts, end = rows * (p + 1) / parts;
+                using var stream = reader.OpenRead(entry);
+                stream.Seek(start * dim * sizeof(float), SeekOrigin.Begin);
+                var session = RentSession();
+                try
+                {
+                    session.LoadRows(m, start, end, stream, version);
+                }
+                finally
+                {
+                    Return(session);
+                }
+            });
+            total += rows;
+        }
+        return new BulkLoadResult(total, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Writes the offsets record, then a FASTER checkpoint of index and log. The caller must not apply updates
+    /// between the two (the applier calls this from its own thread); reads may go on.
+    /// </summary>
+    public async Task<Guid> CheckpointAsync(IReadOnlyDictionary<string, long> appliedOffsets, CancellationToken cancel = default)
+    {
+        WriteMeta(OffsetsKey, JsonSerializer.SerializeToUtf8Bytes(appliedOffsets));
+        var (ok, token) = await _kv.TakeFullCheckpointAsync(CheckpointType.FoldOver, cancel).ConfigureAwait(false);
+        if (!ok) throw new InvalidOperationException("FASTER refused the checkpoint (another one is in progress).");
+        await _kv.CompleteCheckpointAsync(cancel).ConfigureAwait(false);
+        return token;
+    }
+
+    /// <summary>Keeps the newest applied dense model (i64 version | state dict) so a recovered store serves it again.</summary>
+    public void SaveDense(long version, ReadOnlySpan<byte> stateDict)
+    {
+        var blob = new byte[sizeof(long) + stateDict.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(blob, version);
+        stateDict.CopyTo(blob.AsSpan(sizeof(long)));
+        WriteMeta(DenseKey, blob);
+    }
+
+    /// <summary>The dense model saved with <see cref="SaveDense"/>, if any.</summary>
+    public (long Version, byte[] StateDict)? LoadDense()
+    {
+        var blob = ReadMeta(DenseKey);
+        return blob is null ? null : (BinaryPrimitives.ReadInt64LittleEndian(blob), blob[sizeof(long)..]);
+    }
+
+    internal void WriteMeta(long key, byte[] blob)
+    {
+        var session = RentSession();
+        try { session.UpsertBlob(key, blob); }
+        finally { Return(session); }
+    }
+
+    internal byte[]? ReadMeta(long key)
+    {
+        var session = RentSession();
+        try { return session.ReadBlob(key); }
+        finally { Return(session); }
+    }
+
+    public void Dispose()
+    {
+        while (_pool.TryTake(out var s)) s.Dispose();
+        _kv.Dispose();
+        _log.Dispose();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using FASTER.core;
+using RecsysEmbed.Core.Export;
+
+namespace RecsysEmbed.Serving.Store;
+
+/// <summary>One thread's handle on a <see cref="FasterRowStore"/>: reads decode into caller spans, writes encode from them.</summary>
+public sealed unsafe class RowStoreSession : IDisposable
+{
+    private readonly FasterRowStore _store;
+    private readonly ClientSession<long, SpanByte, SpanByte, RowOutput, Empty, IFunctions<long, SpanByte, SpanByte, RowOutput, Empty>> _session;
+    private byte[] _value = new byte[256];
+
+    internal RowStoreSession(FasterRowStore store, ClientSession<long, SpanByte, SpanByte, RowOutput, Empty, IFunctions<long, SpanByte, SpanByte, RowOutput, Empty>> session)
+    {
+        _store = store;
+        _session = session;
+    }
+
+    /// <summary>
+    /// Reads rows (matrix, row) into <paramref name="values"/>, packed in order (each its matrix's Dim floats), and
+    /// their versions; a row the store does not hold reads as zeros with version -1. Disk reads are waited for.
+    /// </summary>
+    public void Read(ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
+    {
+        var catalog = _store.Catalog;
+        fixed (float* v = values)
+        fixed (long* ver = versions)
+        {
+            bool pending = false;
+            long offset = 0;
+            for (int i = 0; i < rows.Length; i++)
+            {
+                var m = catalog[matrices[i]];
+                var output = new RowOutput { Destination = v + offset, Version = ver + i, Dim = m.Dim, Format = m.Format };
+                ver[i] = -1;
+                long key = FasterRowStore.Key(m.Id, rows[i]);
+                var status = _session.Read(ref key, ref output);
+                if (status.IsPending) pending = true;
+                else if (!status.Found) new Span<float>(v + offset, m.Dim).Clear();
+                offset += m.Dim;
+            }
+            if (pending)
+            {
+                _session.CompletePending(wait: true);
+                offset = 0;
+                for (int i = 0; i < rows.Length; i++)
+                {
+                    int dim = catalog[matrices[i]].Dim;
+                    if (ver[i] < 0) new Span<float>(v + offset, dim).Clear();
+                    offset += dim;
+                }
+            }
+        }
+    }
+
+    /// <summary>One row's values; false (and zeros) when the store does not hold it.</summary>
+    public bool TryRead(int matrix, long row, Span<float> values, out long version)
+    {
+        Span<long> v = stackalloc long[1];
+        Read([matrix], [row], values, v);
+        version = v[0];
+        return version >= 0;
+    }
+
+    /// <summary>Writes a row unconditionally.</summary>
+    public void Upsert(int matrix, long row, long version, ReadOnlySpan<float> values)
+    {
+        var m = _store.Catalog[matrix];
+        CheckRow(m, row, values.Length);
+        int bytes = m.ValueBytes;
+        if (_value.Length < bytes) _value = new byte[bytes];
+        BinaryPrimitives.WriteInt64LittleEndian(_value, version);
+        RowCodec.Encode(m.Format, values, _value.AsSpan(sizeof(long)));
+        fixed (byte* p = _value)
+        {
+            var value = SpanByte.FromPointer(p, bytes);
+            long key = FasterRowStore.Key(matrix, row);
+            _session.Upsert(ref key, ref value);
+        }
+    }
+
+    /// <summary>
+    /// Writes the row only if <paramref name="version"/> is at least the stored one, so a row's version never goes
+    /// backwards and re-delivered updates change nothing. Returns whether it wrote. Callers serialise writers.
+    /// </summary>
+    public bool ApplyIfNotOlder(int matrix, long row, long version, ReadOnlySpan<float> values, Span<float> scratch)
+    {
+        var m = _store.Catalog[matrix];
+        CheckRow(m, row, values.Length);
+        if (TryRead(matrix, row, scratch[..m.Dim], out long stored) && stored > version) return false;
+        Upsert(matrix, row, version, values);
+        return true;
+    }
+
+    internal void LoadRows(StoredMatrix m, long start, long end, Stream stream, long version)
+    {
+        int rowBytes = m.Dim * sizeof(float);
+        int chunkRows = Math.Max(1, (1 << 20) / rowBytes);
+        var buffer = new byte[chunkRows * rowBytes];
+        for (long r = start; r < end; r += chunkRows)
+        {
+            int n = (int)Math.Min(chunkRows, end - r);
+            stream.ReadExactly(buffer, 0, n * rowBytes);
+            var floats = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n * rowBytes));
+            for (int i = 0; i < n; i++) Upsert(m.Id, r + i, version, floats.Slice(i * m.Dim, m.Dim));
+        }
+    }
+
+    private static void CheckRow(StoredMatrix m, long row, int length)
+    {
+        if ((ulong)row >= (ulong)m.Rows)
+            throw new ArgumentOutOfRangeException(nameof(row), row, $"row {row} is outside matrix '{m.Name}' ({m.Rows} rows).");
+        if (length != m.Dim)
+            throw new ArgumentException($"matrix '{m.Name}' rows have {m.Dim} values, got {length}.", nameof(length));
+    }
+
+    internal void UpsertBlob(long key, byte[] blob)
+    {
+        fixed (byte* p = blob)
+        {
+            var value = SpanByte.FromPointer(p, blob.Length);
+            _session.Upsert(ref key, ref value);
+        }
+    }
+
+    internal byte[]? ReadBlob(long key)
+    {
+        var output = new RowOutput();
+        var status = _session.Read(ref key, ref output);
+        if (status.IsPending)
+        {
+            _session.CompletePendingWithOutputs(out var completed, wait: true);
+            using (completed)
+            {
+                while (completed.Next())
+                {
+                    if (completed.Current.Key == key && completed.Current.Status.Found) return completed.Current.Output.Blob;
+                }
+            }
+            return null;
+        }
+        return status.Found ? output.Blob : null;
+    }
+
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,69 @@
+using RecsysEmbed.Cli;
+using RecsysEmbed.Serving.Service;
+using RecsysEmbed.Streaming.Broker;
+
+namespace RecsysEmbed.Tests.Serving;
+
+/// <summary>The CLI side: loadtest against a running host (gRPC, HTTP, in-process, freshness through Kafka) and usage errors.</summary>
+public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : IClassFixture<TrainedModelFixture>
+{
+    private static (int Code, string Out, string Err) Cli(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Loadtest_measures_grpc_http_and_inprocess_and_freshness_through_the_update_topic()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        kafka.CreateTopic("fresh", partitions: 1);
+        using var endpoint = KafkaEndpoint.ForEmbedded(kafka);
+        await using var host = await LookupServiceHost.StartAsync(new ServeOptions
+        {
+            ConfigPath = fixture.ConfigPath, ModelDirectory = fixture.CheckpointDirectory,
+            StoreDirectory = Path.Combine(fixture.Directory, $"host-{Guid.NewGuid():N}"), MemoryBudgetBytes = 16 << 20,
+            UpdatesTopic = "fresh", Kafka = endpoint, LoadThreads = 2,
+        }, TextWriter.Null);
+        Assert.Equal(host.Store.Catalog.TotalRows, host.Load!.Value.Rows);
+        string grpc = "grpc://127.0.0.1:" + host.Server.Port;
+        string http = "http://127.0.0.1:" + host.Server.HttpPort;
+        var (code, output, error) = Cli("loadtest", "--target", grpc, "--target", http, "--target", "inproc", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath,
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50",
+            "--freshness", "3", "--freshness-feature", "C7", "--updates-topic", "fresh", "--bootstrap", kafka.BootstrapServers);
+        Assert.True(code == 0, error + output);
+        Assert.Contains($"grpc {grpc.Replace("grpc://", "http://")}: ", output);
+        Assert.Contains("in-process: ", output);
+        Assert.Contains("errors: none", output);
+        Assert.Contains("ratio ", output);
+        Assert.Contains("freshness: 3 updates", output);
+        Assert.Equal(3, host.Applier.Applied); // one row per probe (C7 reads one unified-table row)
+        Assert.DoesNotContain("errors: Unavailable", output);
+    }
+
+    [Fact]
+    public void Loadtest_and_serve_refuse_bad_arguments_naming_the_option()
+    {
+        var (code, _, err) = Cli("loadtest", "--target", "ftp://x:1", "--duration", "1");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--target: 'ftp://x:1'", err);
+        (code, _, err) = Cli("loadtest", "--target", "inproc", "--duration", "1");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--model", err);
+        (code, _, err) = Cli("serve", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath, "--memory", "lots");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--memory: 'lots'", err);
+        (code, _, err) = Cli("serve", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath, "--updates-topic", "u");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--bootstrap", err);
+        (code, _, err) = Cli("serve", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath, "--format", "bf16");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--format: 'bf16'", err);
+        (code, _, err) = Cli("serve", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath, "--table-format", "nope=fp16", "--port", "0",
+                             "--store", Path.Combine(fixture.Directory, $"bad-{Guid.NewGuid():N}"));
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("table 'nope'", err);
+    }
+}
