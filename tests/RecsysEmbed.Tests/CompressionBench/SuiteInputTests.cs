@@ -87,6 +87,7 @@ public sealed class SuiteInputTests
 }
 
 /// <summary>--max-minutes: a run past its limit starts no cell, writes what it has marked incomplete, and a rerun finishes it (with DCN-v2).</summary>
+[Collection(nameof(TinySuiteCollection))]
 public sealed class SuiteTimeLimitTests
 {
     [Fact]

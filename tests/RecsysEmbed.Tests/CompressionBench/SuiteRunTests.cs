@@ -28,7 +28,11 @@ public sealed class TinySuiteRun : IDisposable
     public void Dispose() => Directory.Delete(Dir, recursive: true);
 }
 
-[CollectionDefinition(nameof(TinySuiteCollection))]
+/// <summary>
+/// Suite runs train through <see cref="RecsysEmbed.Training.TrainingRun"/>, which sets torch's process-wide seed and
+/// thread count: they run alone so they cannot disturb other tests' byte-exact training (nor be disturbed).
+/// </summary>
+[CollectionDefinition(nameof(TinySuiteCollection), DisableParallelization = true)]
 public sealed class TinySuiteCollection : ICollectionFixture<TinySuiteRun>;
 
 /// <summary>
