@@ -32,7 +32,7 @@ public sealed record SuiteOptions
     public IReadOnlyList<int> TopMlp { get; init; } = [512, 256];
     /// <summary>Held-out share of the rows (synthetic data: extra rows generated after the training rows).</summary>
     public double EvalFraction { get; init; } = 0.1;
-    /// <summary>Seed of repeat 0; repeat r uses Seed + r for the data order of hashes, initialisation and the dense model.</summary>
+    /// <summary>Seed of repeat 0 and of the synthetic data; repeat r uses Seed + r for the tables' hashes and initialisation and the dense model.</summary>
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Single-request lookups timed per cell for the latency percentiles.</summary>

@@ -86,7 +86,8 @@ public sealed class SuiteInputTests
     }
 }
 
-/// <summary>--max-minutes: a run past its limit starts no cell, writes what it has marked incomplete, and a rerun finishes it.</summary>
+/// <summary>--max-minutes: a run past its limit starts no cell, writes what it has marked incomplete, and a rerun finishes it (with DCN-v2).</summary>
+[Collection(nameof(TinySuiteCollection))]
 public sealed class SuiteTimeLimitTests
 {
     [Fact]
@@ -97,7 +98,7 @@ public sealed class SuiteTimeLimitTests
         {
             var options = new SuiteOptions
             {
-                Data = "synth:criteo:1500", Methods = ["ue"], Budgets = [0.5], Repeats = 1, OutDir = dir, BottomMlp = [4], TopMlp = [4],
+                Data = "synth:criteo:1500", Model = "dcnv2", Methods = ["ue"], Budgets = [0.5], Repeats = 1, OutDir = dir, BottomMlp = [4], TopMlp = [4],
                 BatchSize = 500, Threads = 1, LatencyRequests = 10, MaxMinutes = 1e-9, // already past once the data is ready
             };
             var stopped = CompressionSuite.Run(options, new StringWriter());
@@ -109,6 +110,8 @@ public sealed class SuiteTimeLimitTests
             Assert.True(finished.Complete);
             Assert.Equal(1, finished.Ran);
             Assert.DoesNotContain("Incomplete run", File.ReadAllText(Path.Combine(dir, "summary.md")));
+            var cell = Directory.GetFiles(Path.Combine(dir, "cells")).Single();
+            Assert.Contains("kind: dcnv2", File.ReadAllText(cell));
         }
         finally
         {

@@ -28,7 +28,11 @@ public sealed class TinySuiteRun : IDisposable
     public void Dispose() => Directory.Delete(Dir, recursive: true);
 }
 
-[CollectionDefinition(nameof(TinySuiteCollection))]
+/// <summary>
+/// Suite runs train through <see cref="RecsysEmbed.Training.TrainingRun"/>, which sets torch's process-wide seed and
+/// thread count: they run alone so they cannot disturb other tests' byte-exact training (nor be disturbed).
+/// </summary>
+[CollectionDefinition(nameof(TinySuiteCollection), DisableParallelization = true)]
 public sealed class TinySuiteCollection : ICollectionFixture<TinySuiteRun>;
 
 /// <summary>
@@ -57,6 +61,16 @@ public sealed class SuiteRunTests(TinySuiteRun run)
         }
         Assert.Equal(2 * 2 * 4 + 2, rows.Count(r => r.Status == "ok"));
         Assert.Equal(2, frame.Columns["seed"].Cast<object>().Select(Convert.ToInt64).Distinct().Count());
+    }
+
+    [Fact]
+    public void Progress_NamesEveryTrainedCellWithTheTimeLeft()
+    {
+        string log = run.Log.ToString();
+        int trained = run.First.Ran;
+        for (int i = 1; i <= trained; i++) Assert.Contains($"[{i}/{trained}] ", log);
+        Assert.Equal(trained, Regex.Matches(log, @"elapsed \d\d:\d\d, ETA \d\d:\d\d").Count);
+        Assert.Contains("skip full at 1/8: full tables take", log);
     }
 
     [Fact]

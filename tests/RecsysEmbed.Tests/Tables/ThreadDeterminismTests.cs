@@ -28,7 +28,7 @@ public sealed class ThreadDeterminismTests
     public static TheoryData<string, SparseOptimizerKind> Cases()
     {
         var data = new TheoryData<string, SparseOptimizerKind>();
-        foreach (string family in new[] { "full", "hash", "qr", "qr-mult", "md", "ue" })
+        foreach (string family in new[] { "full", "hash", "qr", "qr-mult", "md", "ue", "lp", "tt", "robe" })
         {
             data.Add(family, SparseOptimizerKind.Adam);
             data.Add(family, SparseOptimizerKind.RowWiseAdagrad);
@@ -45,6 +45,9 @@ public sealed class ThreadDeterminismTests
         "qr-mult" => new QuotientRemainderTable("qr", [new TableFeature("a")], IdRange, 16, [2048, 2], QrCombine.Multiply, opt),
         "md" => new MixedDimensionTable("md", new TableFeature("a", PoolingMode.Mean), IdRange, [new(256, 32), new(IdRange - 256, 8)], 32, opt),
         "ue" => new UnifiedTable("ue", [new UnifiedFeature("a", 2), new UnifiedFeature("b", 1, PoolingMode.Mean)], 4096, 16, opt),
+        "lp" => new LowPrecisionTable("lp", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], IdRange, 16, RowPrecision.Int8, opt),
+        "tt" => new TensorTrainTable("tt", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], IdRange, 16, 4, opt),
+        "robe" => new RobeTable("robe", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], 50_000, 16, 8, opt),
         _ => throw new ArgumentOutOfRangeException(nameof(family), family, "unknown family"),
     };
 
@@ -102,5 +105,7 @@ public sealed class ThreadDeterminismTests
                 Assert.True(BitEqual(a.StateRow(r), b.StateRow(r)), $"{family}: state of {a.Name} row {r} differs between 1 and 2 threads");
             Assert.Equal(a.StepCount, b.StepCount);
         }
+        // Also covers families without fp32 matrices (lp: stored rows, state and step count).
+        TableFamilies.AssertSame(TableFamilies.Capture(single), TableFamilies.Capture(multi), family);
     }
 }
