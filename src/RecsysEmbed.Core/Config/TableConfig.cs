@@ -49,7 +49,7 @@ public sealed record HashTableConfig(string Name, string Source, IReadOnlyList<s
 
 /// <summary>
 /// Compositional (quotient-remainder) table. Exactly one of the three sizings is set: collisions c
-/// (radices [c, ceil(n/c)]), k balanced partitions, or explicit radices.
+/// (radices [ceil(n/c), c]: remainder table first), k balanced partitions, or explicit radices.
 /// </summary>
 public sealed record QrTableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim,
                                    long? Collisions, int? Partitions, IReadOnlyList<long>? Radices, QrCombine Combine = QrCombine.Multiply)

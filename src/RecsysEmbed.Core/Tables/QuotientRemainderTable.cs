@@ -19,11 +19,16 @@ public enum QrCombine
 /// Compositional embeddings from complementary partitions (Shi et al., 2020). With radices m_1..m_k whose product is
 /// at least the cardinality n, id v &lt; n is written in mixed radix, digit j = (v / (m_1 ... m_{j-1})) mod m_j, and
 /// digit j selects a row of partition matrix j (m_j x Dim). Distinct ids &lt; n have distinct digit tuples, so no two
-/// share all their rows. The classic quotient-remainder trick is k = 2 with radices [c, ceil(n / c)]:
+/// share all their rows. The classic quotient-remainder trick for c collisions is k = 2 with m = ceil(n / c) and
+/// radices [m, c]:
 /// <code>
-///   v -> remainder v mod c  -> R[v mod c]      (c rows)
-///     -> quotient  v / c    -> Q[v / c]        (ceil(n/c) rows)        embedding = R[..] + Q[..]  (or *, or ++)
+///   v -> remainder v mod m  -> R[v mod m]      (m = ceil(n/c) rows: each shared by c ids)
+///     -> quotient  v / m    -> Q[v / m]        (c rows)                 embedding = R[..] + Q[..]  (or *, or ++)
 /// </code>
+/// The large table takes the remainder, as in the paper: ids 0 .. m-1 all get their own remainder row. Vocabularies
+/// number ids in order of first appearance, which is roughly by frequency, so the frequent ids stay apart; splitting
+/// the other way (v mod c, v / c) would make every run of c consecutive ids, the most frequent among them, share
+/// their large-table row.
 /// Ids &gt;= n (open vocabularies) are first hashed into [0, n).
 /// </summary>
 public sealed unsafe class QuotientRemainderTable : EmbeddingTableBase
@@ -62,12 +67,12 @@ public sealed unsafe class QuotientRemainderTable : EmbeddingTableBase
         _partial = new float[dim];
     }
 
-    /// <summary>The classic two-way split: [c, ceil(n / c)] for c collisions per remainder row.</summary>
+    /// <summary>The classic two-way split for c collisions per remainder row: [ceil(n / c), c] (remainder first).</summary>
     public static long[] QuotientRemainderRadices(long cardinality, long collisions)
     {
         if (collisions < 2) ThrowHelper.OutOfRange(nameof(collisions), collisions, "QR needs collisions >= 2 (1 would be a full table).");
         if (cardinality < 1) ThrowHelper.OutOfRange(nameof(cardinality), cardinality, "cardinality must be >= 1.");
-        return [collisions, (cardinality + collisions - 1) / collisions];
+        return [(cardinality + collisions - 1) / collisions, collisions];
     }
 
     /// <summary>k balanced radices, each about n^(1/k), whose product is at least n.</summary>

@@ -47,7 +47,7 @@ public sealed record SyntheticOptions
     /// <summary>R of the signal shrinkage: the row count the expected sightings are counted in.</summary>
     public double SignalReferenceRows { get; init; } = 1_000_000;
 
-    public const double DefaultSignalHalfCount = 50;
+    public const double DefaultSignalHalfCount = 500;
 
     /// <summary>Mean click probability the global bias is calibrated to.</summary>
     public double TargetCtr { get; init; } = 0.25;

@@ -125,7 +125,7 @@ public class EmbeddingPlanTests
     public void QrRadices_FollowTheSizing()
     {
         var plan = Plan(Model("tables:\n  - {name: q1, family: qr, features: [a]}\n  - {name: q2, family: qr, features: [b], partitions: 3}\ndefault_table: {family: hash, buckets: 9}"));
-        Assert.Equal([4L, 25L], ((QrTablePlan)plan.Tables[0]).Radices); // default collisions 4: [4, ceil(100 / 4)]
+        Assert.Equal([25L, 4L], ((QrTablePlan)plan.Tables[0]).Radices); // default collisions 4: [ceil(100 / 4), 4]
         Assert.Equal(QuotientRemainderTable.BalancedRadices(1000, 3), ((QrTablePlan)plan.Tables[1]).Radices);
         Assert.Equal(QrCombine.Multiply, ((QrTablePlan)plan.Tables[0]).Config.Combine);
     }

@@ -37,16 +37,20 @@ public class QuotientRemainderPropertyTests
             foreach (long c in collisions)
             {
                 long[] radices = QuotientRemainderTable.QuotientRemainderRadices(n, c);
-                Assert.Equal(c, radices[0]);
-                Assert.Equal((n + c - 1) / c, radices[1]);
+                long m = (n + c - 1) / c;
+                Assert.Equal(m, radices[0]);
+                Assert.Equal(c, radices[1]);
                 using var table = Make(n, radices);
                 AssertUniqueInRangeTuples(table, n);
-                // The classic trick: remainder and quotient.
+                // The classic trick: the large table takes the remainder, the small one the quotient.
                 for (long id = 0; id < n; id += Math.Max(1, n / 50))
                 {
-                    Assert.Equal(id % c, table.RowOf(id, 0));
-                    Assert.Equal(id / c, table.RowOf(id, 1));
+                    Assert.Equal(id % m, table.RowOf(id, 0));
+                    Assert.Equal(id / m, table.RowOf(id, 1));
                 }
+                // so the first m ids (the most frequent, under first-appearance vocabularies) never share a large row
+                var firstRows = Enumerable.Range(0, (int)Math.Min(m, 200)).Select(id => table.RowOf(id, 0)).ToHashSet();
+                Assert.Equal((int)Math.Min(m, 200), firstRows.Count);
             }
         }
     }
@@ -151,13 +155,13 @@ public class QuotientRemainderPropertyTests
         {
             long id = i < 100 ? n + i : rng.NextInt64(n, long.MaxValue);
             long r = table.RowOf(id, 0), q = table.RowOf(id, 1);
-            Assert.InRange(r, 0, 7);
-            Assert.InRange(q, 0, 124);
+            Assert.InRange(r, 0, 124);
+            Assert.InRange(q, 0, 7);
             Assert.Equal(r, table.RowOf(id, 0)); // deterministic
-            quotientRows.Add(q);
+            quotientRows.Add(r);
         }
-        // Hashed into [0, n), so large ids reach (nearly) every quotient row rather than one.
-        Assert.True(quotientRows.Count > 120, $"only {quotientRows.Count} of 125 quotient rows reached");
+        // Hashed into [0, n), so large ids reach (nearly) every remainder row rather than one.
+        Assert.True(quotientRows.Count > 120, $"only {quotientRows.Count} of 125 remainder rows reached");
 
         // And the table runs on them.
         long[] ids = [n, n + 1, long.MaxValue];
