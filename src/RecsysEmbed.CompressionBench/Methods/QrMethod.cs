@@ -2,7 +2,7 @@ namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
 /// Quotient-remainder (multiplicative combine). Solves the collisions c: a feature with more than 2c ids gets radices
-/// [c, ceil(n / c)], a smaller one a full table; c is the smallest on a 1.25x grid that fits (fewest collisions).
+/// [ceil(n / c), c] (remainder table first), a smaller one a full table; c is the smallest on a 1.25x grid that fits (fewest collisions).
 /// </summary>
 public sealed class QrMethod : ICompressionMethod
 {
