@@ -35,7 +35,7 @@ internal static class BenchCommand
         };
         dlrm.SetAction(p => RunDlrm(p.GetValue(rows), p.GetValue(evalRows), p.GetValue(cardinality), p.GetValue(batch), p.GetValue(threads),
                                     p.InvocationConfiguration.Output));
-        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.") { dlrm };
+        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.") { dlrm, StreamBenchCommand.Create() };
     }
 
     private static int RunDlrm(long rows, long evalRows, long cardinality, int batchSize, int threads, TextWriter output)

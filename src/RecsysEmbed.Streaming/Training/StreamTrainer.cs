@@ -53,7 +53,7 @@ public sealed class StreamTrainer : IDisposable
     private DeadLetterSink? _deadLetters;
     private UpdatePublisher? _publisher;
     private long _batchesAtCheckpoint, _checkpoints, _trainedAtPublication;
-    private readonly Stopwatch _clock = new(), _trainClock = new(), _sinceCheckpoint = new(), _sincePublication = new();
+    private readonly Stopwatch _clock = new(), _trainClock = new(), _sinceCheckpoint = new(), _sincePublication = new(), _checkpointClock = new(), _publishClock = new();
     private Stopwatch? _outage;
     private double _outageSeconds;
     private int _outages;
@@ -92,6 +92,9 @@ public sealed class StreamTrainer : IDisposable
     }
 
     public CtrTrainer Trainer => _trainer;
+
+    /// <summary>The id vocabularies of full tables (needed to score held-out data with <see cref="Trainer"/>).</summary>
+    public FeatureVocabularies Vocabularies => _vocabularies;
 
     /// <summary>Ids of every trained record of this model's lineage (with <see cref="StreamTrainerOptions.TrackRecordIds"/>).</summary>
     public IReadOnlyList<long>? RecordIds => _state.RecordIds;
@@ -235,7 +238,9 @@ public sealed class StreamTrainer : IDisposable
             foreach (var (p, b) in _blocks) if (b.Trained >= 0) _state.Offsets[p] = b.Trained;
             if (changed || !Directory.Exists(_options.CheckpointDir) || CheckpointReader.ListSteps(_options.CheckpointDir).Count == 0)
             {
+                _checkpointClock.Start();
                 string path = TrainingCheckpoint.Save(_options.CheckpointDir, _trainer, _vocabularies, _run, _state.WriteTo);
+                _checkpointClock.Stop();
                 _checkpoints++;
                 _batchesAtCheckpoint = _run.Batches;
                 _accountedAtCheckpoint = _state.Accounted;
@@ -285,7 +290,9 @@ public sealed class StreamTrainer : IDisposable
     private void Publish()
     {
         long source = _freshness.PendingSourceTime ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        _publishClock.Start();
         long rows = _publisher!.Publish(source);
+        _publishClock.Stop();
         _freshness.Published(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _trainedAtPublication = _state.Trained;
         _sincePublication.Restart();
@@ -379,6 +386,8 @@ public sealed class StreamTrainer : IDisposable
             ProgressiveLogLoss = snap.Cumulative.LogLoss,
             WallSeconds = _clock.Elapsed.TotalSeconds,
             TrainSeconds = _trainClock.Elapsed.TotalSeconds,
+            CheckpointSeconds = _checkpointClock.Elapsed.TotalSeconds,
+            PublishSeconds = _publishClock.Elapsed.TotalSeconds,
             SamplesPerSecond = _trainedThisRun / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9),
             FreshnessP50Ms = _freshness.Percentile(0.50),
             FreshnessP99Ms = _freshness.Percentile(0.99),
