@@ -159,8 +159,13 @@ public sealed class StreamTrainer : IDisposable
         return Report();
     }
 
-    private bool StopReached() =>
-        _options.StopAfterRecords is { } n && _state.Accounted + _blocks.Values.Sum(b => b.Pending) >= n;
+    private bool StopReached()
+    {
+        if (_options.StopAfterRecords is not { } n) return false;
+        long pending = 0;
+        foreach (var b in _blocks.Values) pending += b.Pending; // struct enumerator: no allocation per poll
+        return _state.Accounted + pending >= n;
+    }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> record)
     {
