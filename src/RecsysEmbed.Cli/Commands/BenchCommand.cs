@@ -41,7 +41,10 @@ internal static class BenchCommand
         };
         dlrm.SetAction(p => RunDlrm(p.GetValue(rows), p.GetValue(evalRows), p.GetValue(cardinality), p.GetValue(batch), p.GetValue(threads),
                                     p.GetValue(precision)!, p.InvocationConfiguration.Output));
-        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.") { dlrm, BenchCompressionCommand.Create() };
+        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.")
+        {
+            dlrm, BenchCompressionCommand.Create(), StreamBenchCommand.Create(),
+        };
     }
 
     private static int RunDlrm(long rows, long evalRows, long cardinality, int batchSize, int threads, string precision, TextWriter output)

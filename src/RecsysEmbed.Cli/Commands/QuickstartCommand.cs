@@ -23,17 +23,20 @@ internal static class QuickstartCommand
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training rows.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object on stdout." };
-        var command = new Command("quickstart", "Generate a synthetic click log, train DLRM with unified embedding, and report AUC against the best achievable and the memory saved.")
+        var offline = new Option<bool>("--offline") { Description = "Train offline from the file instead of online through the embedded Kafka broker." };
+        var malformed = new Option<int>("--malformed") { Description = "Online: malformed records mixed into the stream (they go to the dead-letter topic).", DefaultValueFactory = _ => 20 };
+        var command = new Command("quickstart", "Generate a synthetic click log, train DLRM with unified embedding online (embedded Kafka, replay producer, stream trainer), and report online metrics, AUC against the best achievable, freshness and the memory saved.")
         {
-            rows, evalRows, config, dir, seed, epochs, threads, json,
+            rows, evalRows, config, dir, seed, epochs, threads, json, offline, malformed,
         };
         command.SetAction(p => Execute(p.GetValue(rows), p.GetValue(evalRows), p.GetValue(config), p.GetValue(dir), p.GetValue(seed),
-            p.GetValue(epochs), p.GetValue(threads), p.GetValue(json), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+            p.GetValue(epochs), p.GetValue(threads), p.GetValue(json), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error,
+            online: !p.GetValue(offline), malformed: p.GetValue(malformed)));
         return command;
     }
 
     public static int Execute(long rows, long evalRows, string? configPath, string? dir, ulong seed, int epochs, int threads, bool json,
-                              TextWriter stdout, TextWriter stderr)
+                              TextWriter stdout, TextWriter stderr, bool online = false, int malformed = 0)
     {
         if (rows < 1 || evalRows < 1)
         {
@@ -70,6 +73,13 @@ internal static class QuickstartCommand
             SplitLines(all, rows, train, eval);
             File.Delete(all);
             stderr.WriteLine($"  {generated.RowsPerSecond:N0} rows/s; CTR {generated.Ctr:F4}; best achievable AUC {generated.BestAuc:F4} (from the true probabilities)");
+            if (online)
+            {
+                var result = OnlineQuickstart.Run(config, train, eval, generated.BestAuc, work, threads, malformed, stderr);
+                if (json) stdout.WriteLine(OnlineQuickstart.Json(result));
+                else OnlineQuickstart.Write(result, stdout);
+                return 0;
+            }
 
             var summary = TrainCommandRunner.Run(config, new TrainOptions { TrainPath = train, EvalPath = eval, Epochs = epochs, Threads = threads }, json, stderr);
             if (json)
@@ -89,7 +99,7 @@ internal static class QuickstartCommand
         }
     }
 
-    private static string EmbeddedConfig()
+    internal static string EmbeddedConfig()
     {
         using var stream = typeof(QuickstartCommand).Assembly.GetManifestResourceStream("RecsysEmbed.Cli.criteo-ue.yaml")
             ?? throw new InvalidOperationException("embedded config criteo-ue.yaml is missing from the build.");

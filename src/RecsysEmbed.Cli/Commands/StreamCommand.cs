@@ -129,7 +129,10 @@ internal static class StreamCommand
             {
                 var model = ModelConfig.Load(p.GetValue(config)!);
                 var spec = TopicSpec.Parse(p.GetValue(topic)!, defaultPartitions: 4);
-                using var endpoint = KafkaEndpoint.Resolve(p.GetValue(bootstrap)!, p.GetValue(props), [spec]);
+                // On an embedded broker, also create the dead-letter and update topics (the mock has no admin API).
+                List<TopicSpec> topics = [spec, new(p.GetValue(deadLetter) ?? spec.Name + ".dlq", 1)];
+                if (p.GetValue(publish) is { } updates) topics.Add(new TopicSpec(updates, spec.Partitions));
+                using var endpoint = KafkaEndpoint.Resolve(p.GetValue(bootstrap)!, p.GetValue(props), topics);
                 var options = new StreamTrainerOptions
                 {
                     Topic = spec.Name, GroupId = p.GetValue(group)!, CheckpointDir = p.GetValue(checkpoint)!, PublishTopic = p.GetValue(publish),

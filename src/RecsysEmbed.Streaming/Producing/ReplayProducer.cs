@@ -20,7 +20,8 @@ public sealed record ReplayOptions
     /// order. Null: the schema's first sparse feature.</summary>
     public string? KeyField { get; init; }
 
-    /// <summary>Bound on records produced but not yet committed by <see cref="LagGroup"/>; null: unbounded.</summary>
+    /// <summary>Bound on records produced but not yet committed by <see cref="LagGroup"/>, per partition (retention is
+    /// per partition, and keys need not spread evenly); null: unbounded.</summary>
     public long? MaxLag { get; init; }
 
     /// <summary>Consumer group whose committed offsets measure the lag.</summary>
@@ -155,7 +156,7 @@ public static class ReplayProducer
         return key;
     }
 
-    // Records this producer wrote that the group has not committed yet, over the partitions written so far.
+    // The largest number of records this producer wrote to one partition that the group has not committed yet.
     private static long Lag(IConsumer<Ignore, Ignore> probe, string topic, Dictionary<int, long> ends, Dictionary<int, long> starts, object gate)
     {
         List<TopicPartition> partitions;
@@ -177,7 +178,7 @@ public static class ReplayProducer
             {
                 int p = c.Partition.Value;
                 long done = c.Offset.Value >= 0 ? c.Offset.Value : starts[p];
-                lag += Math.Max(0, ends[p] - done);
+                lag = Math.Max(lag, ends[p] - done);
             }
         }
         return lag;

@@ -31,6 +31,9 @@ public sealed class UpdatePublisher : IDisposable
         config.Acks = Acks.All;
         config.LingerMs ??= 5;
         config.MessageTimeoutMs ??= 0; // never give up on an update while the broker is away
+        // The dense record is the whole dense model (DLRM 13-512-256-16 / 367-512-256-1: ~1.3 MB), above the
+        // client's 1 MB default; a real cluster's update topic needs max.message.bytes raised to match.
+        config.MessageMaxBytes ??= 64 << 20;
         _producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         _topic = topic;
         _trainer = trainer;

@@ -53,7 +53,7 @@ public sealed class StreamTrainer : IDisposable
     private DeadLetterSink? _deadLetters;
     private UpdatePublisher? _publisher;
     private long _batchesAtCheckpoint, _checkpoints, _trainedAtPublication;
-    private readonly Stopwatch _clock = new(), _trainClock = new(), _sinceCheckpoint = new(), _sincePublication = new();
+    private readonly Stopwatch _clock = new(), _trainClock = new(), _sinceCheckpoint = new(), _sincePublication = new(), _checkpointClock = new(), _publishClock = new();
     private Stopwatch? _outage;
     private double _outageSeconds;
     private int _outages;
@@ -93,6 +93,9 @@ public sealed class StreamTrainer : IDisposable
 
     public CtrTrainer Trainer => _trainer;
 
+    /// <summary>The id vocabularies of full tables (needed to score held-out data with <see cref="Trainer"/>).</summary>
+    public FeatureVocabularies Vocabularies => _vocabularies;
+
     /// <summary>Ids of every trained record of this model's lineage (with <see cref="StreamTrainerOptions.TrackRecordIds"/>).</summary>
     public IReadOnlyList<long>? RecordIds => _state.RecordIds;
 
@@ -111,7 +114,10 @@ public sealed class StreamTrainer : IDisposable
         config.EnablePartitionEof = false;
         config.ReconnectBackoffMs ??= 100;
         config.ReconnectBackoffMaxMs ??= 5_000;
-        config.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.Range;
+        // Cooperative (incremental) rebalancing: only the partitions that move are revoked, and the revoke comes once
+        // the group is stable again, so the commit made before giving them up is accepted (an eager revoke commits
+        // while the group is joining, which the embedded broker refuses with REBALANCE_IN_PROGRESS).
+        config.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky;
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler(OnRevoked)
@@ -146,15 +152,20 @@ public sealed class StreamTrainer : IDisposable
             else if (_publisher is not null && _sincePublication.ElapsedMilliseconds >= _options.PublishIntervalMs && _state.Trained > _trainedAtPublication)
                 Publish();
         }
-        Checkpoint(drained ? "stop after drain" : "stop", force: true, mustCommit: true, cancel);
+        Checkpoint(drained ? "stop after drain" : "stop", force: true, commitAttempts: int.MaxValue, cancel);
         consumer.Close();
         _consumer = null;
         Emit(StreamEventKind.Stopped, $"stopped: {_state.Trained} trained, {_state.DeadLettered} dead-lettered, {_state.Lost} lost");
         return Report();
     }
 
-    private bool StopReached() =>
-        _options.StopAfterRecords is { } n && _state.Accounted + _blocks.Values.Sum(b => b.Pending) >= n;
+    private bool StopReached()
+    {
+        if (_options.StopAfterRecords is not { } n) return false;
+        long pending = 0;
+        foreach (var b in _blocks.Values) pending += b.Pending; // struct enumerator: no allocation per poll
+        return _state.Accounted + pending >= n;
+    }
 
     private void Handle(ConsumeResult<byte[]?, byte[]?> record)
     {
@@ -223,7 +234,7 @@ public sealed class StreamTrainer : IDisposable
     }
 
     /// <summary>Checkpoint (after making dead letters durable), then commit the same offsets, then publish.</summary>
-    private void Checkpoint(string reason, bool force = false, bool mustCommit = false, CancellationToken cancel = default)
+    private bool Checkpoint(string reason, bool force = false, int commitAttempts = 1, CancellationToken cancel = default)
     {
         bool changed = _run.Batches > _batchesAtCheckpoint || _state.Accounted != _accountedAtCheckpoint || OffsetsChanged();
         if (changed || force)
@@ -232,7 +243,9 @@ public sealed class StreamTrainer : IDisposable
             foreach (var (p, b) in _blocks) if (b.Trained >= 0) _state.Offsets[p] = b.Trained;
             if (changed || !Directory.Exists(_options.CheckpointDir) || CheckpointReader.ListSteps(_options.CheckpointDir).Count == 0)
             {
+                _checkpointClock.Start();
                 string path = TrainingCheckpoint.Save(_options.CheckpointDir, _trainer, _vocabularies, _run, _state.WriteTo);
+                _checkpointClock.Stop();
                 _checkpoints++;
                 _batchesAtCheckpoint = _run.Batches;
                 _accountedAtCheckpoint = _state.Accounted;
@@ -240,9 +253,14 @@ public sealed class StreamTrainer : IDisposable
                 Emit(StreamEventKind.Checkpoint, $"checkpoint ({reason}) {path}: offsets {Offsets(_state.Offsets)}");
             }
         }
+        else if (reason == "revoke")
+        {
+            Emit(StreamEventKind.Checkpoint, $"checkpoint ({reason}): nothing trained since the newest one, which is current: offsets {Offsets(_state.Offsets)}");
+        }
         _sinceCheckpoint.Restart();
-        Commit(mustCommit, cancel);
+        bool committed = Commit(commitAttempts, cancel);
         if (_publisher is not null && _state.Trained > _trainedAtPublication) Publish();
+        return committed;
     }
 
     private long _accountedAtCheckpoint = -1;
@@ -250,22 +268,24 @@ public sealed class StreamTrainer : IDisposable
 
     private bool OffsetsChanged() => _blocks.Any(kv => kv.Value.Trained >= 0 && (!_checkpointedOffsets.TryGetValue(kv.Key, out long o) || o != kv.Value.Trained));
 
-    private void Commit(bool mustSucceed, CancellationToken cancel)
+    /// <summary>Commits the trained offsets; retries with backoff up to <paramref name="attempts"/> times.</summary>
+    private bool Commit(int attempts, CancellationToken cancel)
     {
         var offsets = _blocks.Values.Where(b => b.Trained >= 0).Select(b => new TopicPartitionOffset(b.Partition, b.Trained)).ToList();
-        if (offsets.Count == 0 || _consumer is null) return;
+        if (offsets.Count == 0 || _consumer is null) return true;
         int delayMs = 100;
         while (true)
         {
             try
             {
                 _consumer.Commit(offsets);
-                return;
+                return true;
             }
             catch (KafkaException e)
             {
-                Emit(StreamEventKind.CommitFailed, $"offset commit failed ({e.Error.Reason}); the checkpoint is durable, so nothing is lost{(mustSucceed ? $"; retrying in {delayMs} ms" : "; retried at the next checkpoint")}");
-                if (!mustSucceed || cancel.IsCancellationRequested) return;
+                bool retry = --attempts > 0 && !cancel.IsCancellationRequested;
+                Emit(StreamEventKind.CommitFailed, $"offset commit failed ({e.Error.Reason}); the checkpoint is durable, so nothing is lost{(retry ? $"; retrying in {delayMs} ms" : "; retried at the next checkpoint")}");
+                if (!retry) return false;
                 Thread.Sleep(delayMs); // backoff between retries of a failed commit
                 delayMs = Math.Min(delayMs * 2, 5_000);
             }
@@ -275,7 +295,9 @@ public sealed class StreamTrainer : IDisposable
     private void Publish()
     {
         long source = _freshness.PendingSourceTime ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        _publishClock.Start();
         long rows = _publisher!.Publish(source);
+        _publishClock.Stop();
         _freshness.Published(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _trainedAtPublication = _state.Trained;
         _sincePublication.Restart();
@@ -309,7 +331,7 @@ public sealed class StreamTrainer : IDisposable
             _blocks[tp.Partition.Value] = new PartitionBlock(tp, start, _blockRecords, _schema, _config.HashSeed);
             result.Add(new TopicPartitionOffset(tp, start >= 0 ? new Offset(start) : Offset.Beginning));
         }
-        Emit(StreamEventKind.Assigned, $"assigned {string.Join(", ", result.Select(r => $"{r.Partition.Value}@{(r.Offset == Offset.Beginning ? "beginning" : r.Offset.Value)}"))}");
+        if (result.Count > 0) Emit(StreamEventKind.Assigned, $"assigned {string.Join(", ", result.Select(r => $"{r.Partition.Value}@{(r.Offset == Offset.Beginning ? "beginning" : r.Offset.Value)}"))}");
         return result;
     }
 
@@ -317,24 +339,28 @@ public sealed class StreamTrainer : IDisposable
     {
         // Untrained records of a partial batch stay uncommitted: the next owner reads them again from the offset
         // committed here, which is exactly where this model's training of the partition stopped.
-        foreach (var b in _blocks.Values) b.Reset(b.Trained);
-        Checkpoint("revoke", mustCommit: false);
+        foreach (var tp in partitions)
+            if (_blocks.TryGetValue(tp.Partition.Value, out var b)) b.Reset(b.Trained);
+        bool committed = Checkpoint("revoke", commitAttempts: 3);
         foreach (var tp in partitions)
         {
             _blocks.Remove(tp.Partition.Value);
-            _state.Offsets.Remove(tp.Partition.Value);
+            // Committed: the group knows where we stopped, and whoever owns the partition next continues there.
+            // Not committed: keep our offset, so that if it comes back to us we continue from the model's position.
+            if (committed) _state.Offsets.Remove(tp.Partition.Value);
         }
-        Emit(StreamEventKind.Revoked, $"revoked {string.Join(", ", partitions.Select(p => p.Partition.Value))} after checkpoint and commit");
+        Emit(StreamEventKind.Revoked, $"revoked {string.Join(", ", partitions.Select(p => p.Partition.Value))} after checkpoint{(committed ? " and commit" : " (commit failed: our offsets are kept)")}");
     }
 
     private void OnLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
+        // No commit is possible any more. The model has trained everything below each block's Trained offset, so
+        // that is where this trainer resumes if the partition comes back (rather than the group's older offset).
         foreach (var tp in partitions)
         {
-            _blocks.Remove(tp.Partition.Value);
-            _state.Offsets.Remove(tp.Partition.Value);
+            if (_blocks.Remove(tp.Partition.Value, out var b) && b.Trained >= 0) _state.Offsets[tp.Partition.Value] = b.Trained;
         }
-        Emit(StreamEventKind.Lost, $"lost {string.Join(", ", partitions.Select(p => p.Partition.Value))} (no commit possible; another member owns them now)");
+        Emit(StreamEventKind.Lost, $"lost {string.Join(", ", partitions.Select(p => p.Partition.Value))} (session expired, no commit possible); if they come back, training continues from the model's own offsets");
     }
 
     private void OnError(Error e)
@@ -365,6 +391,8 @@ public sealed class StreamTrainer : IDisposable
             ProgressiveLogLoss = snap.Cumulative.LogLoss,
             WallSeconds = _clock.Elapsed.TotalSeconds,
             TrainSeconds = _trainClock.Elapsed.TotalSeconds,
+            CheckpointSeconds = _checkpointClock.Elapsed.TotalSeconds,
+            PublishSeconds = _publishClock.Elapsed.TotalSeconds,
             SamplesPerSecond = _trainedThisRun / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9),
             FreshnessP50Ms = _freshness.Percentile(0.50),
             FreshnessP99Ms = _freshness.Percentile(0.99),

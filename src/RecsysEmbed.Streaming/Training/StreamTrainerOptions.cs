@@ -70,7 +70,10 @@ public sealed record StreamTrainerReport
     public double ProgressiveLogLoss { get; init; }
     public double SamplesPerSecond { get; init; }
     public double WallSeconds { get; init; }
+    /// <summary>Time inside training steps (forward, backward, optimizers), the rest being consumption, parsing and waiting.</summary>
     public double TrainSeconds { get; init; }
+    public double CheckpointSeconds { get; init; }
+    public double PublishSeconds { get; init; }
     public double? FreshnessP50Ms { get; init; }
     public double? FreshnessP99Ms { get; init; }
     public long? ResumedFromStep { get; init; }
