@@ -109,12 +109,34 @@ public sealed unsafe class RowStoreSession : IDisposable
         int rowBytes = m.Dim * sizeof(float);
         int chunkRows = Math.Max(1, (1 << 20) / rowBytes);
         var buffer = new byte[chunkRows * rowBytes];
-        for (long r = start; r < end; r += chunkRows)
+        int valueBytes = m.ValueBytes;
+        var value = new byte[valueBytes];
+        BinaryPrimitives.WriteInt64LittleEndian(value, version);
+        var context = _session.UnsafeContext;
+        fixed (byte* p = value)
         {
-            int n = (int)Math.Min(chunkRows, end - r);
-            stream.ReadExactly(buffer, 0, n * rowBytes);
-            var floats = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n * rowBytes));
-            for (int i = 0; i < n; i++) Upsert(m.Id, r + i, version, floats.Slice(i * m.Dim, m.Dim));
+            var spanByte = SpanByte.FromPointer(p, valueBytes);
+            for (long r = start; r < end; r += chunkRows)
+            {
+                int n = (int)Math.Min(chunkRows, end - r);
+                stream.ReadExactly(buffer, 0, n * rowBytes);
+                var floats = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n * rowBytes));
+                // One epoch entry per chunk of rows rather than one per upsert.
+                context.BeginUnsafe();
+                try
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        RowCodec.Encode(m.Format, floats.Slice(i * m.Dim, m.Dim), value.AsSpan(sizeof(long)));
+                        long key = FasterRowStore.Key(m.Id, r + i);
+                        context.Upsert(ref key, ref spanByte);
+                    }
+                }
+                finally
+                {
+                    context.EndUnsafe();
+                }
+            }
         }
     }
 
