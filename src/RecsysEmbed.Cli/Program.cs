@@ -23,6 +23,7 @@ public static class Program
             KafkaCommand.Create(),
             ServeCommand.Create(),
             LoadtestCommand.Create(),
+            StreamCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

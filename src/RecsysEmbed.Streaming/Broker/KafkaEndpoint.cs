@@ -100,8 +100,21 @@ public sealed class KafkaEndpoint : IDisposable
     /// <summary>Producer settings: the bootstrap servers, then the pass-through properties.</summary>
     public ProducerConfig ProducerConfig() => Apply(new ProducerConfig());
 
-    /// <summary>Consumer settings: the bootstrap servers, then the pass-through properties.</summary>
-    public ConsumerConfig ConsumerConfig(string groupId) => Apply(new ConsumerConfig { GroupId = groupId });
+    /// <summary>
+    /// Consumer settings: the bootstrap servers, then the pass-through properties. On an embedded broker the group
+    /// session is short (3 s, heartbeat 0.5 s): the mock coordinator holds a rebalance until every earlier member's
+    /// session expired, even after a clean leave, so the default 45 s would stall every restart and rebalance.
+    /// </summary>
+    public ConsumerConfig ConsumerConfig(string groupId)
+    {
+        var config = new ConsumerConfig { GroupId = groupId };
+        if (Broker is not null)
+        {
+            config.SessionTimeoutMs = 3_000;
+            config.HeartbeatIntervalMs = 500;
+        }
+        return Apply(config);
+    }
 
     public AdminClientConfig AdminConfig() => Apply(new AdminClientConfig());
 

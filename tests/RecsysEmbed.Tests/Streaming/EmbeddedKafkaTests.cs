@@ -142,6 +142,24 @@ public class EmbeddedKafkaTests
         Assert.Throws<ObjectDisposedException>(() => kafka.CreateTopic("late", 1));
     }
 
+    internal static List<ConsumeResult<byte[]?, byte[]?>> ConsumeAllBytes(string bootstrap, string topic, int count)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = $"g-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var result = new List<ConsumeResult<byte[]?, byte[]?>>();
+        var deadline = DateTime.UtcNow + HangGuard;
+        while (result.Count < count && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (r is { IsPartitionEOF: false }) result.Add(r);
+        }
+        consumer.Close();
+        return result;
+    }
+
     internal static List<ConsumeResult<string, string>> ConsumeAll(string bootstrap, string topic, int count)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
