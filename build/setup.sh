@@ -19,9 +19,10 @@ apt_install() {
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 }
 
-# Nothing from apt is needed yet: the TorchSharp GLIBCXX fix is applied by MSBuild (see DEVELOPERS.md).
-# Later issues add their packages here, e.g.: apt_install librdkafka-dev
-apt_install
+# The TorchSharp GLIBCXX fix needs nothing from apt: MSBuild applies it (see DEVELOPERS.md).
+# Headless Chromium checks the compression suite's report.html in a test; the plots (SkiaSharp, no fontconfig)
+# need a TrueType font in /usr/share/fonts.
+apt_install chromium fonts-dejavu-core
 
 command -v dotnet >/dev/null 2>&1 || { echo "setup: the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 1; }
 sdk=$(dotnet --version)

@@ -21,9 +21,11 @@ public static class Program
             QuickstartCommand.Create(),
             BenchCommand.Create(),
             KafkaCommand.Create(),
+            StreamCommand.Create(),
+            PlanCommand.Create(),
+            TowersCommand.Create(),
             ServeCommand.Create(),
             LoadtestCommand.Create(),
-            StreamCommand.Create(),
         };
         var parsed = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };

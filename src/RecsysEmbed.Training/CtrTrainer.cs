@@ -18,7 +18,7 @@ namespace RecsysEmbed.Training;
 /// </code>
 /// Deterministic for a seed on one thread (torch and engine threads = 1).
 /// </summary>
-public sealed class CtrTrainer : IDisposable
+public sealed class CtrTrainer : ICtrTrainer
 {
     private readonly torch.optim.Optimizer _denseOptimizer;
 
@@ -35,6 +35,9 @@ public sealed class CtrTrainer : IDisposable
     public int DenseCount { get; }
     public torch.optim.Optimizer DenseOptimizer => _denseOptimizer;
     public long Steps { get; private set; }
+    public long DenseParameterCount => Model.DenseParameterCount;
+    public IEnumerable<IEmbeddingTable> CheckpointTables => Tables.Tables;
+    public IEnumerable<(string Name, torch.nn.Module Module, torch.optim.Optimizer Optimizer)> DenseParts => [("dense", Model.Module, _denseOptimizer)];
 
     /// <summary>Sets the step counter after a restore from a checkpoint.</summary>
     public void RestoreSteps(long steps) => Steps = steps;

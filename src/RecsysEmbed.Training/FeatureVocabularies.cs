@@ -5,13 +5,12 @@ using RecsysEmbed.Core.Hashing;
 namespace RecsysEmbed.Training;
 
 /// <summary>
-/// The id vocabularies of the features whose tables index rows by id (full, qr, md): readers produce 63-bit hashed
+/// The id vocabularies of the features whose tables index rows by id (full, qr, md, lp, tt): readers produce 63-bit hashed
 /// ids, and these families need ids below the cardinality, so each such feature's ids are rewritten to dense
 /// first-appearance indices before the lookup. Hash and unified tables take hashed ids as they are.
 /// </summary>
 public sealed class FeatureVocabularies
 {
-    private static readonly HashSet<string> IndexedFamilies = ["full", "qr", "md"];
     private readonly IdVocabulary[] _vocabularies;
     private IReadOnlyList<string>? _lastKeys;
     private int[] _featureIndex = [];
@@ -23,7 +22,7 @@ public sealed class FeatureVocabularies
         var vocabularies = new List<IdVocabulary>();
         foreach (var table in plan.Tables)
         {
-            if (!IndexedFamilies.Contains(table.Family)) continue;
+            if (!table.Config.NeedsFixedCardinality) continue;
             foreach (var slot in table.Features)
             {
                 long rows = plan.Config.Feature(slot.Name).Cardinality.Rows

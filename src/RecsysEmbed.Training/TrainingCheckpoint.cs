@@ -11,10 +11,10 @@ namespace RecsysEmbed.Training;
 public static class TrainingCheckpoint
 {
     /// <param name="addMore">Adds entries or metadata of the caller's own (for example stream offsets) before the commit.</param>
-    public static string Save(string directory, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
+    public static string Save(string directory, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
     {
         using var writer = new CheckpointWriter(directory, state.Batches);
-        foreach (var table in trainer.Tables.Tables) writer.AddTable(table);
+        foreach (var table in trainer.CheckpointTables) writer.AddTable(table);
         foreach (var v in vocabularies.All)
         {
             writer.AddEntry($"vocab/{v.FeatureName}", stream =>
@@ -25,11 +25,15 @@ public static class TrainingCheckpoint
                 foreach (var (id, index) in v.Entries()) { w.Write(id); w.Write(index); }
             });
         }
-        writer.AddStateDict("dense/model", trainer.Model.Module);
-        writer.AddOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        foreach (var (name, module, optimizer) in trainer.DenseParts)
+        {
+            writer.AddStateDict($"{name}/model", module);
+            writer.AddOptimizer($"{name}/optimizer", (OptimizerHelper)optimizer);
+        }
         writer.SetMetadata("epoch", state.Epoch);
         writer.SetMetadata("batches", state.Batches);
         writer.SetMetadata("samples", state.Samples);
+        writer.SetMetadata("malformed_skipped", state.MalformedSkipped);
         writer.SetMetadata("trainer_steps", trainer.Steps);
         if (state.Position is { } p)
         {
@@ -41,9 +45,9 @@ public static class TrainingCheckpoint
         return writer.Commit().Path;
     }
 
-    public static void Restore(CheckpointReader reader, CtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
+    public static void Restore(CheckpointReader reader, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state)
     {
-        foreach (var table in trainer.Tables.Tables) reader.RestoreTable(table);
+        foreach (var table in trainer.CheckpointTables) reader.RestoreTable(table);
         foreach (var v in vocabularies.All)
         {
             using var stream = reader.OpenRead($"vocab/{v.FeatureName}");
@@ -54,11 +58,15 @@ public static class TrainingCheckpoint
             for (long i = 0; i < count; i++) entries[i] = (r.ReadInt64(), r.ReadInt32());
             v.Restore(entries, overflowed);
         }
-        reader.LoadStateDict("dense/model", trainer.Model.Module);
-        reader.LoadOptimizer("dense/optimizer", (OptimizerHelper)trainer.DenseOptimizer);
+        foreach (var (name, module, optimizer) in trainer.DenseParts)
+        {
+            reader.LoadStateDict($"{name}/model", module);
+            reader.LoadOptimizer($"{name}/optimizer", (OptimizerHelper)optimizer);
+        }
         state.Epoch = reader.GetMetadata<int>("epoch");
         state.Batches = reader.GetMetadata<long>("batches");
         state.Samples = reader.GetMetadata<long>("samples");
+        state.MalformedSkipped = reader.Metadata.ContainsKey("malformed_skipped") ? reader.GetMetadata<long>("malformed_skipped") : 0;
         trainer.RestoreSteps(reader.GetMetadata<long>("trainer_steps"));
         state.Position = reader.Metadata.ContainsKey("position_byte")
             ? new ReaderPosition(reader.GetMetadata<long>("position_byte"), reader.GetMetadata<long>("position_line"), reader.GetMetadata<long>("position_record"))

@@ -4,6 +4,7 @@ using RecsysEmbed.Core.Config.Planning;
 using RecsysEmbed.Core.Tables;
 using RecsysEmbed.Data.Batching;
 using RecsysEmbed.Data.Readers;
+using RecsysEmbed.Data.Transforms;
 using RecsysEmbed.Training.Checkpoints;
 using RecsysEmbed.Training.Metrics;
 using RecsysEmbed.Training.Models;
@@ -20,6 +21,8 @@ public sealed record TrainOptions
     public int? BatchSize { get; init; }
     public string Format { get; init; } = "auto";
     public MalformedPolicy OnMalformed { get; init; } = MalformedPolicy.Fail;
+    /// <summary>Standardise dense features with the mean and deviation of a first pass over the training file.</summary>
+    public bool Standardize { get; init; }
     /// <summary>Threads for torch and the engine's kernels.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     public string? CheckpointDir { get; init; }
@@ -74,7 +77,9 @@ public readonly record struct TrainProgress(int Epoch, long Samples, long Batche
 /// </summary>
 public static class TrainingRun
 {
-    public static TrainSummary Run(ModelConfig config, TrainOptions options, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
+    /// <param name="buildTrainer">Makes the trainer from the config, its plan and the thread count; null: <see cref="BuildTrainer"/> (flat).</param>
+    public static TrainSummary Run(ModelConfig config, TrainOptions options, IProgress<TrainProgress>? progress = null, CancellationToken cancel = default,
+                                   Func<ModelConfig, EmbeddingPlan, int, ICtrTrainer>? buildTrainer = null)
     {
         int epochs = options.Epochs ?? config.Training.Epochs;
         int batchSize = options.BatchSize ?? config.Training.BatchSize;
@@ -83,9 +88,16 @@ public static class TrainingRun
         TorchRuntime.Configure(options.Threads, config.Training.Seed);
 
         var plan = EmbeddingPlan.Create(config);
-        using var trainer = BuildTrainer(config, plan, options.Threads);
+        using var trainer = (buildTrainer ?? BuildTrainer)(config, plan, options.Threads);
         var vocabularies = FeatureVocabularies.For(plan);
         var readerOptions = new CtrReaderOptions { OnMalformed = options.OnMalformed };
+        if (options.Standardize)
+        {
+            // A deterministic first pass, so a resumed run recomputes the same statistics.
+            using var firstPass = CtrReaders.Open(options.TrainPath, options.Format, readerOptions, null);
+            var statistics = DenseStatistics.Compute(firstPass);
+            readerOptions = readerOptions with { Dense = readerOptions.Dense.WithStandardization(statistics) };
+        }
 
         var state = new RunState();
         long? resumedFrom = null;
@@ -102,7 +114,7 @@ public static class TrainingRun
         var metrics = new StreamingCtrMetrics(windowSize: 1 << 17, histogramBins: 100_000);
         var predictions = new float[batchSize];
         var clock = Stopwatch.StartNew();
-        long samplesThisRun = 0, skipped = 0;
+        long samplesThisRun = 0;
         var malformedExamples = new List<string>();
         string? lastCheckpoint = null;
         bool stop = false;
@@ -111,6 +123,7 @@ public static class TrainingRun
             using var reader = CtrReaders.Open(options.TrainPath, options.Format, readerOptions, state.Position);
             CheckSchema(config, reader);
             var builder = reader.CreateBuilder();
+            long skippedBefore = state.MalformedSkipped;
             CtrBatch? batch = null;
             while (!stop && reader.TryReadBatch(builder, batchSize, out batch, batch))
             {
@@ -121,6 +134,7 @@ public static class TrainingRun
                 state.Batches++;
                 state.Samples += batch.BatchSize;
                 state.Position = reader.Position;
+                state.MalformedSkipped = skippedBefore + reader.Report.SkippedRecords;
                 samplesThisRun += batch.BatchSize;
                 if (progress is not null && (state.Batches % 10 == 0))
                 {
@@ -139,7 +153,7 @@ public static class TrainingRun
                 state.Epoch++;
                 state.Position = null;
             }
-            skipped += reader.Report.SkippedRecords;
+            state.MalformedSkipped = skippedBefore + reader.Report.SkippedRecords;
             malformedExamples.AddRange(reader.Report.Examples.Select(e => e.ToString()).Take(5 - malformedExamples.Count));
         }
         double trainSeconds = clock.Elapsed.TotalSeconds;
@@ -162,10 +176,10 @@ public static class TrainingRun
             EmbeddingOptimizerBytes = plan.Total.OptimizerBytes,
             FullTableWeightBytes = plan.Baseline.Memory.WeightBytes,
             CompressionRatio = plan.CompressionRatio,
-            DenseParameters = trainer.Model.DenseParameterCount,
+            DenseParameters = trainer.DenseParameterCount,
             SamplesPerSecond = samplesThisRun / Math.Max(trainSeconds, 1e-9),
             WallSeconds = trainSeconds,
-            MalformedSkipped = skipped,
+            MalformedSkipped = state.MalformedSkipped,
             MalformedExamples = malformedExamples,
             VocabularyOverflow = vocabularies.All.Sum(v => v.Overflowed),
             ResumedFromStep = resumedFrom,
@@ -202,7 +216,7 @@ public static class TrainingRun
     public readonly record struct EvalResult(long Count, double Auc, CtrSummary Summary, long Skipped);
 
     /// <summary>Scores a held-out file without training and computes exact metrics.</summary>
-    public static EvalResult Evaluate(ModelConfig config, CtrTrainer trainer, FeatureVocabularies vocabularies, string path, string format,
+    public static EvalResult Evaluate(ModelConfig config, ICtrTrainer trainer, FeatureVocabularies vocabularies, string path, string format,
                                       CtrReaderOptions readerOptions, int batchSize)
     {
         using var reader = CtrReaders.Open(path, format, readerOptions, null);
@@ -243,4 +257,6 @@ public sealed class RunState
     public long Batches { get; set; }
     public long Samples { get; set; }
     public ReaderPosition? Position { get; set; }
+    /// <summary>Malformed records skipped so far, over every run that led to this state (kept across resumes).</summary>
+    public long MalformedSkipped { get; set; }
 }

@@ -29,16 +29,22 @@ internal static class BenchCommand
         var cardinality = new Option<long>("--cardinality") { Description = "Rows of each of the 26 tables.", DefaultValueFactory = _ => 1_000_000 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 2048 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Dense MLP arithmetic of RecsysEmbed's runs: fp32, bf16, or both (the all-TorchSharp baseline is always fp32).",
+            DefaultValueFactory = _ => "both",
+        };
+        precision.AcceptOnlyFromAmong("fp32", "bf16", "both");
         var dlrm = new Command("dlrm", "DLRM training samples/s and held-out AUC: RecsysEmbed vs all-TorchSharp, same data, same run.")
         {
-            rows, evalRows, cardinality, batch, threads,
+            rows, evalRows, cardinality, batch, threads, precision,
         };
         dlrm.SetAction(p => RunDlrm(p.GetValue(rows), p.GetValue(evalRows), p.GetValue(cardinality), p.GetValue(batch), p.GetValue(threads),
-                                    p.InvocationConfiguration.Output));
-        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.") { dlrm };
+                                    p.GetValue(precision)!, p.InvocationConfiguration.Output));
+        return new Command("bench", "End-to-end benchmarks that compare against a baseline in the same run.") { dlrm, BenchCompressionCommand.Create() };
     }
 
-    private static int RunDlrm(long rows, long evalRows, long cardinality, int batchSize, int threads, TextWriter output)
+    private static int RunDlrm(long rows, long evalRows, long cardinality, int batchSize, int threads, string precision, TextWriter output)
     {
         TorchRuntime.Configure(threads, 1);
         string dir = Path.Combine(Path.GetTempPath(), $"recsys-bench-{Environment.ProcessId}");
@@ -55,22 +61,29 @@ internal static class BenchCommand
             var denseOptimizer = new DenseOptimizerConfig();
             string[] keys = Enumerable.Range(1, 26).Select(i => $"C{i}").ToArray();
 
-            // RecsysEmbed: engine tables, fused row-wise Adagrad.
-            torch.manual_seed(1);
-            var tables = new EmbeddingCollection(keys.Select(k => (IEmbeddingTable)new FullTable(k, [new TableFeature(k)], cardinality, 16,
-                SparseOptimizerSettings.RowWiseAdagrad(0.05f), new TableInit(Seed: 7))).ToList()) { Threads = threads };
-            using var ours = new CtrTrainer(tables, new DlrmModel(13, tables.FeatureColumns.ToList(), 16, dense), 13, denseOptimizer);
             var predictions = new float[batchSize];
-            var clock = Stopwatch.StartNew();
-            foreach (var b in train) ours.TrainStep(b.Sparse, b.Dense, b.Labels, predictions);
-            double oursSeconds = clock.Elapsed.TotalSeconds;
-            double oursAuc = Score(eval, b => { ours.Predict(b.Sparse, b.Dense, predictions); return predictions; });
+            // RecsysEmbed: engine tables, fused row-wise Adagrad; dense MLPs in each requested precision.
+            var precisions = precision == "both" ? new[] { DensePrecision.Fp32, DensePrecision.Bf16 }
+                : [precision == "bf16" ? DensePrecision.Bf16 : DensePrecision.Fp32];
+            var oursRuns = new List<(DensePrecision Precision, double Rate, double Auc)>();
+            foreach (var p in precisions)
+            {
+                torch.manual_seed(1);
+                var tables = new EmbeddingCollection(keys.Select(k => (IEmbeddingTable)new FullTable(k, [new TableFeature(k)], cardinality, 16,
+                    SparseOptimizerSettings.RowWiseAdagrad(0.05f), new TableInit(Seed: 7))).ToList()) { Threads = threads };
+                using var ours = new CtrTrainer(tables, new DlrmModel(13, tables.FeatureColumns.ToList(), 16, dense with { Precision = p }), 13, denseOptimizer);
+                var watch = Stopwatch.StartNew();
+                foreach (var b in train) ours.TrainStep(b.Sparse, b.Dense, b.Labels, predictions);
+                double seconds = watch.Elapsed.TotalSeconds;
+                double auc = Score(eval, b => { ours.Predict(b.Sparse, b.Dense, predictions); return predictions; });
+                oursRuns.Add((p, rows / seconds, auc));
+            }
 
             // All TorchSharp: EmbeddingBag(sparse) + SGD for the tables, same dense model and optimizer.
             torch.manual_seed(1);
             using var baseline = new TorchDlrmBaseline(13, Enumerable.Repeat(cardinality, 26).ToArray(), 16, dense, 0.05, denseOptimizer);
             var torchTrain = train.Select(TorchInputs.From).ToList();
-            clock.Restart();
+            var clock = Stopwatch.StartNew();
             for (int i = 0; i < train.Count; i++)
                 baseline.TrainStep(torchTrain[i].Ids, torchTrain[i].Offsets, torchTrain[i].Dense, torchTrain[i].Labels, predictions);
             double torchSeconds = clock.Elapsed.TotalSeconds;
@@ -83,10 +96,12 @@ internal static class BenchCommand
             });
             foreach (var t in torchTrain) t.Dispose();
 
-            double oursRate = rows / oursSeconds, torchRate = rows / torchSeconds;
-            output.WriteLine($"RecsysEmbed (fused row-wise Adagrad)    {oursRate,10:N0} samples/s   held-out AUC {oursAuc:F4}");
-            output.WriteLine($"TorchSharp (EmbeddingBag sparse + SGD)  {torchRate,10:N0} samples/s   held-out AUC {torchAuc:F4}");
-            output.WriteLine($"ratio {oursRate / torchRate:F2}x samples/s, AUC difference {oursAuc - torchAuc:+0.0000;-0.0000}");
+            double torchRate = rows / torchSeconds;
+            foreach (var (p, rate, auc) in oursRuns)
+                output.WriteLine($"RecsysEmbed (fused row-wise Adagrad, dense {p.ToString().ToLowerInvariant()})  {rate,10:N0} samples/s   held-out AUC {auc:F4}");
+            output.WriteLine($"TorchSharp (EmbeddingBag sparse + SGD, dense fp32)    {torchRate,10:N0} samples/s   held-out AUC {torchAuc:F4}");
+            foreach (var (p, rate, auc) in oursRuns)
+                output.WriteLine($"ratio (dense {p.ToString().ToLowerInvariant()} vs baseline): {rate / torchRate:F2}x samples/s, AUC difference {auc - torchAuc:+0.0000;-0.0000}");
             return 0;
         }
         finally

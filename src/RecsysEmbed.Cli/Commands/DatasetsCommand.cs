@@ -34,10 +34,16 @@ public static class DatasetsCommand
         var maxCardinality = new Option<long>("--max-cardinality") { Description = "Caps every feature's cardinality (<= 2^32).", DefaultValueFactory = _ => 100_000_000 };
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores); does not change the output.", DefaultValueFactory = _ => 0 };
         var noAuc = new Option<bool>("--no-auc") { Description = "Skip the exact best AUC (saves 9 bytes of memory per row)." };
+        var heldOut = new Option<long>("--held-out-rows") { Description = "Also print the best AUC over only the last N rows (split them off as the held-out set)." };
+        var halfCount = new Option<double>("--signal-half-count")
+        {
+            Description = "Planted signal shrinkage: a value expected this many times per million rows keeps half its effect's variance (0 = off).",
+            DefaultValueFactory = _ => SyntheticOptions.DefaultSignalHalfCount,
+        };
 
         var command = new Command("synth", "Write a synthetic click log with a planted model and report its best achievable AUC.")
         {
-            schema, rows, seed, output, drift, maxCardinality, threads, noAuc,
+            schema, rows, seed, output, drift, maxCardinality, threads, noAuc, halfCount, heldOut,
         };
         command.SetAction(parse =>
         {
@@ -52,6 +58,8 @@ public static class DatasetsCommand
                 MaxCardinality = parse.GetValue(maxCardinality),
                 Threads = parse.GetValue(threads),
                 ComputeBestAuc = !parse.GetValue(noAuc),
+                SignalHalfCount = parse.GetValue(halfCount),
+                HeldOutRows = parse.GetValue(heldOut),
             };
             string path = parse.GetValue(output)!;
             SyntheticResult result;
@@ -69,6 +77,8 @@ public static class DatasetsCommand
                 $"wrote {result.Rows} rows ({parse.GetValue(schema)}) to {path}: {result.Bytes / 1e6:F1} MB in {result.Elapsed.TotalSeconds:F2} s = {result.RowsPerSecond:N0} rows/s ({result.Threads} threads)"));
             stdout.WriteLine(string.Create(inv,
                 $"CTR {result.Ctr:F4}, best AUC {result.BestAuc:F6}, best log loss {result.BestLogLoss:F6} (true probabilities; exact AUC with ties in {result.MetricsElapsed.TotalSeconds:F2} s)"));
+            if (options.HeldOutRows > 0)
+                stdout.WriteLine(string.Create(inv, $"best AUC over the last {options.HeldOutRows:N0} rows (held out): {result.BestHeldOutAuc:F6}"));
             stdout.WriteLine($"meta: {SyntheticCtrGenerator.MetaPath(path)}");
             return 0;
         });

@@ -29,10 +29,11 @@ internal static class TrainCommand
         var every = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N batches (0: only at the end).", DefaultValueFactory = _ => 0 };
         var resume = new Option<string?>("--resume") { Description = "Resume from the newest good checkpoint in this directory." };
         var maxBatches = new Option<long?>("--max-batches") { Description = "Stop after this many batches in total." };
+        var standardize = new Option<bool>("--standardize") { Description = "Standardise dense features (mean 0, deviation 1 after log1p) from a first pass over --train." };
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object on stdout." };
         var command = new Command("train", "Train a CTR model (DLRM or DCN-v2) on a dataset file and report AUC, log loss and speed.")
         {
-            config, train, eval, epochs, batch, format, malformed, threads, output, checkpoint, every, resume, maxBatches, json,
+            config, train, eval, epochs, batch, format, malformed, threads, output, checkpoint, every, resume, maxBatches, json, standardize,
         };
         command.SetAction(p =>
         {
@@ -52,6 +53,7 @@ internal static class TrainCommand
                 BatchSize = p.GetValue(batch),
                 Format = p.GetValue(format)!,
                 OnMalformed = policy == "skip" ? MalformedPolicy.Skip : MalformedPolicy.Fail,
+                Standardize = p.GetValue(standardize),
                 Threads = p.GetValue(threads),
                 CheckpointDir = p.GetValue(checkpoint),
                 CheckpointEveryBatches = p.GetValue(every),

@@ -10,14 +10,17 @@ namespace RecsysEmbed.Core.Config;
 /// </summary>
 public abstract record TableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim)
 {
-    /// <summary>Family name as written in configs: full, hash, qr, md, ue.</summary>
+    /// <summary>Family name as written in configs: full, hash, qr, md, ue, lp, tt, robe.</summary>
     public abstract string Family { get; }
 
     /// <summary>The families a config may name.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["full", "hash", "qr", "md", "ue"];
+    public static IReadOnlyList<string> Families { get; } = ["full", "hash", "qr", "md", "ue", "lp", "tt", "robe"];
 
-    /// <summary>Full, QR and MD tables size rows per id, so their features need a fixed cardinality.</summary>
-    public bool NeedsFixedCardinality => Family is "full" or "qr" or "md";
+    /// <summary>Full, QR, MD, low-precision and TT tables size rows per id, so their features need a fixed cardinality.</summary>
+    public bool NeedsFixedCardinality => IndexesIds(Family);
+
+    /// <summary>Whether a family indexes rows by id (ids below the cardinality) rather than hashing them.</summary>
+    public static bool IndexesIds(string family) => family is "full" or "qr" or "md" or "lp" or "tt";
 }
 
 /// <summary>One row per id; features sharing the table share the id space (rows = largest cardinality).</summary>
@@ -83,4 +86,31 @@ public sealed record UnifiedTableConfig(string Name, string Source, IReadOnlyLis
     : TableConfig(Name, Source, Features, Dim)
 {
     public override string Family => "ue";
+}
+
+/// <summary>
+/// Low-precision rows during training: fp16 or int8 storage with stochastic rounding. Rows = the largest
+/// cardinality, or <see cref="Buckets"/> hashed rows when given (low precision on top of the hashing trick).
+/// </summary>
+public sealed record LpTableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim, RowPrecision Precision, long? Buckets = null)
+    : TableConfig(Name, Source, Features, Dim)
+{
+    public override string Family => "lp";
+}
+
+/// <summary>TT-Rec: the table as a tensor train of three cores with ranks <see cref="Rank"/>.</summary>
+public sealed record TtTableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim, int Rank)
+    : TableConfig(Name, Source, Features, Dim)
+{
+    public override string Family => "tt";
+}
+
+/// <summary>
+/// ROBE-Z: features share one array of weights read in blocks of <see cref="BlockSize"/> at hashed offsets. The array
+/// size (in weights) comes from <see cref="Sizing"/>: <c>size</c> given outright, or a byte budget (4 bytes a weight).
+/// </summary>
+public sealed record RobeTableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim, BucketSizing Sizing, int BlockSize)
+    : TableConfig(Name, Source, Features, Dim)
+{
+    public override string Family => "robe";
 }

@@ -26,7 +26,28 @@ public sealed record SyntheticOptions
     public long MaxCardinality { get; init; } = 100_000_000;
 
     /// <summary>Latent dimension k of the planted pairwise interactions.</summary>
-    public int LatentDim { get; init; } = 8;
+    public int LatentDim { get; init; } = 4;
+
+    /// <summary>
+    /// Interaction groups of the planted model: features in one group interact fully, features in different groups
+    /// with strength <see cref="CrossGroupStrength"/>. 1 = every pair interacts equally.
+    /// </summary>
+    public int InteractionGroups { get; init; } = 4;
+
+    /// <summary>Strength (in [0, 1]) of the planted interactions between features of different groups.</summary>
+    public double CrossGroupStrength { get; init; } = 0.1;
+
+    /// <summary>
+    /// c of the planted model's signal shrinkage (see <see cref="PlantedCtrModel"/>): a value expected c times in
+    /// <see cref="SignalReferenceRows"/> rows keeps half its effect's variance, rarer values less. 0 turns it off
+    /// (every value equally strong, however rarely seen).
+    /// </summary>
+    public double SignalHalfCount { get; init; } = DefaultSignalHalfCount;
+
+    /// <summary>R of the signal shrinkage: the row count the expected sightings are counted in.</summary>
+    public double SignalReferenceRows { get; init; } = 1_000_000;
+
+    public const double DefaultSignalHalfCount = 50;
 
     /// <summary>Mean click probability the global bias is calibrated to.</summary>
     public double TargetCtr { get; init; } = 0.25;
@@ -43,6 +64,12 @@ public sealed record SyntheticOptions
     /// </summary>
     public bool ComputeBestAuc { get; init; } = true;
 
+    /// <summary>
+    /// Also report the best AUC over only the last this-many rows (the usual held-out tail of a time-ordered log),
+    /// so a model evaluated on that tail is compared with the best achievable there. 0 = off.
+    /// </summary>
+    public long HeldOutRows { get; init; }
+
     /// <summary>Return the per-row probabilities and labels in the result (tests, small runs).</summary>
     public bool KeepProbabilities { get; init; }
 
@@ -53,7 +80,12 @@ public sealed record SyntheticOptions
         if (MaxCardinality < 1 || MaxCardinality > 1L << 32) throw new ArgumentOutOfRangeException(nameof(MaxCardinality), MaxCardinality, "max cardinality must be in [1, 2^32].");
         if (LatentDim is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(LatentDim), LatentDim, "latent dim must be in [1, 64].");
         if (!(TargetCtr > 0 && TargetCtr < 1)) throw new ArgumentOutOfRangeException(nameof(TargetCtr), TargetCtr, "target CTR must be in (0, 1).");
+        if (InteractionGroups < 1) throw new ArgumentOutOfRangeException(nameof(InteractionGroups), InteractionGroups, "interaction groups must be >= 1.");
+        if (!(CrossGroupStrength >= 0 && CrossGroupStrength <= 1)) throw new ArgumentOutOfRangeException(nameof(CrossGroupStrength), CrossGroupStrength, "cross-group strength must be in [0, 1].");
+        if (!(SignalHalfCount >= 0) || !double.IsFinite(SignalHalfCount)) throw new ArgumentOutOfRangeException(nameof(SignalHalfCount), SignalHalfCount, "signal half count must be a finite number >= 0.");
+        if (!(SignalReferenceRows > 0) || !double.IsFinite(SignalReferenceRows)) throw new ArgumentOutOfRangeException(nameof(SignalReferenceRows), SignalReferenceRows, "signal reference rows must be a finite number > 0.");
         if (ChunkRows is < 1 or > 1 << 20) throw new ArgumentOutOfRangeException(nameof(ChunkRows), ChunkRows, "chunk rows must be in [1, 2^20].");
+        if (HeldOutRows < 0 || HeldOutRows > Rows) throw new ArgumentOutOfRangeException(nameof(HeldOutRows), HeldOutRows, $"held-out rows must be in [0, rows = {Rows}].");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be >= 0.");
         if ((ComputeBestAuc || KeepProbabilities) && Rows > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(Rows), Rows, $"best-AUC bookkeeping holds one entry per row; turn ComputeBestAuc off above {Array.MaxLength} rows.");
@@ -73,6 +105,9 @@ public sealed record SyntheticResult
 
     /// <summary>Exact AUC (ties = 1/2) of the true probabilities over the generated rows; NaN when not computed.</summary>
     public required double BestAuc { get; init; }
+
+    /// <summary>The same over the last <see cref="SyntheticOptions.HeldOutRows"/> rows; NaN when not asked for.</summary>
+    public double BestHeldOutAuc { get; init; } = double.NaN;
 
     /// <summary>Mean log loss of the true probabilities over the generated rows.</summary>
     public required double BestLogLoss { get; init; }
@@ -129,7 +164,8 @@ public sealed class SyntheticCtrGenerator
         _options = options;
         var categorical = SyntheticSchemas.Categorical(options.Schema, options.MaxCardinality);
         var dense = SyntheticSchemas.Dense(options.Schema);
-        Model = new PlantedCtrModel(options.Schema, categorical, dense, options.Seed, options.LatentDim, options.Drift, options.Rows);
+        Model = new PlantedCtrModel(options.Schema, categorical, dense, options.Seed, options.LatentDim, options.Drift, options.Rows,
+            options.SignalHalfCount, options.SignalReferenceRows, options.InteractionGroups, options.CrossGroupStrength);
         _samplers = categorical.Select(c => c.Format == RawValueFormat.Derived ? null : new ZipfSampler(c.Cardinality, c.ZipfExponent)).ToArray();
         _columnCount = categorical.Count(c => c.Format != RawValueFormat.Derived);
         _catMissing = categorical.Select(c => Threshold(c.MissingRate)).ToArray();
@@ -261,6 +297,10 @@ public sealed class SyntheticCtrGenerator
         }
         var metricsClock = Stopwatch.StartNew();
         double auc = _options.ComputeBestAuc && rows > 0 ? BinaryMetrics.ExactAuc(probabilities, labels) : double.NaN;
+        long heldOut = _options.HeldOutRows;
+        double heldOutAuc = _options.ComputeBestAuc && heldOut > 0
+            ? BinaryMetrics.ExactAuc(probabilities.AsSpan((int)(rows - heldOut)), labels.AsSpan((int)(rows - heldOut)))
+            : double.NaN;
         metricsClock.Stop();
 
         return new SyntheticResult
@@ -272,6 +312,7 @@ public sealed class SyntheticCtrGenerator
             Positives = positives,
             MeanProbability = rows == 0 ? double.NaN : probabilitySum / rows,
             BestAuc = auc,
+            BestHeldOutAuc = heldOutAuc,
             BestLogLoss = rows == 0 ? double.NaN : logLoss / rows,
             GlobalBias = Model.GlobalBias,
             Bytes = bytes,
@@ -312,9 +353,18 @@ public sealed class SyntheticCtrGenerator
             WriteDouble(json, "ctr", result.Ctr);
             WriteDouble(json, "mean_probability", result.MeanProbability);
             WriteDouble(json, "best_auc", result.BestAuc);
+            if (_options.HeldOutRows > 0)
+            {
+                json.WriteNumber("held_out_rows", _options.HeldOutRows);
+                WriteDouble(json, "best_held_out_auc", result.BestHeldOutAuc);
+            }
             WriteDouble(json, "best_log_loss", result.BestLogLoss);
             WriteDouble(json, "global_bias", result.GlobalBias);
             json.WriteNumber("latent_dim", _options.LatentDim);
+            json.WriteNumber("signal_half_count", _options.SignalHalfCount);
+            json.WriteNumber("interaction_groups", Model.InteractionGroups);
+            json.WriteNumber("cross_group_strength", _options.CrossGroupStrength);
+            json.WriteNumber("signal_reference_rows", _options.SignalReferenceRows);
             json.WriteNumber("target_ctr", _options.TargetCtr);
             json.WriteNumber("max_cardinality", _options.MaxCardinality);
             json.WriteNumber("chunk_rows", _options.ChunkRows);
@@ -327,6 +377,7 @@ public sealed class SyntheticCtrGenerator
                 json.WriteNumber("zipf_exponent", Math.Round(c.ZipfExponent, 6));
                 json.WriteNumber("missing_rate", c.MissingRate);
                 json.WriteString("format", c.Format.ToString().ToLowerInvariant());
+                json.WriteNumber("interaction_group", Model.InteractionGroup(Model.Categorical.ToList().IndexOf(c)));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -356,7 +407,7 @@ public sealed class SyntheticCtrGenerator
         out long positives, out double logLoss, out double probabilitySum)
     {
         var rng = new SplitMix64(BucketHash.Mix(chunk, BucketHash.DeriveSeed(_options.Seed, 0x5EED)));
-        Span<double> sumV = stackalloc double[_options.LatentDim];
+        Span<double> sums = stackalloc double[Model.SumsLength];
         Span<long> rotation = stackalloc long[_samplers.Length];
         int w = 0;
         positives = 0;
@@ -365,7 +416,7 @@ public sealed class SyntheticCtrGenerator
         for (int r = 0; r < count; r++)
         {
             long row = first + r;
-            double logit = Model.GlobalBias + WriteRow(row, ref rng, buffer, ref w, out int labelAt, sumV, rotation);
+            double logit = Model.GlobalBias + WriteRow(row, ref rng, buffer, ref w, out int labelAt, sums, rotation);
             double p = PlantedCtrModel.Sigmoid(logit);
             bool click = rng.NextDouble() < p;
             buffer[labelAt] = click ? (byte)'1' : (byte)'0';
@@ -382,12 +433,12 @@ public sealed class SyntheticCtrGenerator
     }
 
     /// <summary>Formats row <paramref name="row"/> at buffer[w..] (label left as a placeholder) and returns its logit without b0.</summary>
-    private double WriteRow(long row, ref SplitMix64 rng, byte[] buffer, ref int w, out int labelAt, Span<double> sumV, Span<long> rotation)
+    private double WriteRow(long row, ref SplitMix64 rng, byte[] buffer, ref int w, out int labelAt, Span<double> sums, Span<long> rotation)
     {
         (double cos, double sin) = Model.Rotation(row);
         FillRotation(row, rotation);
-        sumV.Clear();
-        double sumSq = 0, logit = 0;
+        sums.Clear();
+        double logit = 0;
 
         if (_options.Schema == SyntheticSchemaKind.Criteo)
         {
@@ -406,9 +457,9 @@ public sealed class SyntheticCtrGenerator
             for (int f = 0; f < _samplers.Length; f++)
             {
                 buffer[w++] = (byte)'\t';
-                if (!TrySampleValue(f, ref rng, rotation, out uint raw)) continue;
+                if (!TrySampleValue(f, ref rng, rotation, out uint raw, out long rank)) continue;
                 WriteHex8(buffer, ref w, raw);
-                Model.AddValue(f, raw, cos, sin, ref logit, sumV, ref sumSq);
+                Model.AddValue(f, raw, rank, cos, sin, ref logit, sums);
             }
         }
         else
@@ -426,26 +477,28 @@ public sealed class SyntheticCtrGenerator
             for (int f = 0; f < _columnCount; f++)
             {
                 buffer[w++] = (byte)',';
-                if (!TrySampleValue(f, ref rng, rotation, out uint raw)) continue;
+                if (!TrySampleValue(f, ref rng, rotation, out uint raw, out long rank)) continue;
                 if (_catHex[f]) WriteHex8(buffer, ref w, raw);
                 else WriteInt64(buffer, ref w, raw);
-                Model.AddValue(f, raw, cos, sin, ref logit, sumV, ref sumSq);
+                Model.AddValue(f, raw, rank, cos, sin, ref logit, sums);
             }
-            Model.AddValue(_columnCount, (uint)(hourSlot % 24), cos, sin, ref logit, sumV, ref sumSq);
-            Model.AddValue(_columnCount + 1, (uint)_hourDayOfWeek[hourSlot], cos, sin, ref logit, sumV, ref sumSq);
+            Model.AddValue(_columnCount, (uint)(hourSlot % 24), hourSlot % 24, cos, sin, ref logit, sums);
+            Model.AddValue(_columnCount + 1, (uint)_hourDayOfWeek[hourSlot], _hourDayOfWeek[hourSlot], cos, sin, ref logit, sums);
         }
         buffer[w++] = (byte)'\n';
-        return logit + Model.PairTerm(sumV, sumSq);
+        return logit + Model.PairTerm(sums);
     }
 
-    private bool TrySampleValue(int f, ref SplitMix64 rng, ReadOnlySpan<long> rotation, out uint raw)
+    private bool TrySampleValue(int f, ref SplitMix64 rng, ReadOnlySpan<long> rotation, out uint raw, out long rank)
     {
         if (_catMissing[f] != 0 && rng.Next() < _catMissing[f])
         {
             raw = 0;
+            rank = 0;
             return false;
         }
-        long idx = _samplers[f]!.Sample(ref rng) - 1 + rotation[f];
+        rank = _samplers[f]!.Sample(ref rng) - 1;
+        long idx = rank + rotation[f];
         if (idx >= _catCardinality[f]) idx -= _catCardinality[f];
         raw = Model.RawValue(f, idx);
         return true;
@@ -458,12 +511,7 @@ public sealed class SyntheticCtrGenerator
             rotation.Clear();
             return;
         }
-        double units = _options.Drift * row / 1e6;
-        for (int f = 0; f < rotation.Length; f++)
-        {
-            var p = Model.Cat(f);
-            rotation[f] = (long)(units * p.RotationPerUnit) % p.Cardinality;
-        }
+        for (int f = 0; f < rotation.Length; f++) rotation[f] = Model.RotationOffset(f, row);
     }
 
     private static void WriteHex8(byte[] buffer, ref int w, uint value)
@@ -521,12 +569,12 @@ public sealed class SyntheticCtrGenerator
         var rest = new double[m];
         var rng = new SplitMix64(BucketHash.DeriveSeed(_options.Seed, 0xCA11B));
         var scratch = new byte[MaxRowBytes];
-        Span<double> sumV = stackalloc double[_options.LatentDim];
+        Span<double> sums = stackalloc double[Model.SumsLength];
         Span<long> rotation = stackalloc long[_samplers.Length];
         for (int i = 0; i < m; i++)
         {
             int w = 0;
-            rest[i] = WriteRow(i * rows / m, ref rng, scratch, ref w, out _, sumV, rotation);
+            rest[i] = WriteRow(i * rows / m, ref rng, scratch, ref w, out _, sums, rotation);
         }
         double lo = -30, hi = 30;
         for (int iter = 0; iter < 60; iter++)

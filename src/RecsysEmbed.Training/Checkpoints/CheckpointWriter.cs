@@ -164,6 +164,9 @@ public sealed partial class CheckpointWriter : IDisposable
     public void AddTable(IEmbeddingTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
+        // A family without fp32 matrices (lp) would otherwise be left out silently and lost on resume.
+        if (table.Matrices.Count == 0)
+            throw new NotSupportedException($"table '{table.Name}' (family {table.Family}) stores no fp32 matrices; checkpoints do not cover this family yet.");
         foreach (var m in table.Matrices) AddMatrix(TableEntryName(m), m);
     }
 

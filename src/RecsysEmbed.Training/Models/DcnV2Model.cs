@@ -15,6 +15,7 @@ public sealed class DcnV2Model : Module<Tensor, Tensor, Tensor>, ICtrModel
     private readonly TorchSharp.Modules.ModuleList<TorchSharp.Modules.Linear> _cross;
     private readonly TorchSharp.Modules.Sequential _deep;
     private readonly TorchSharp.Modules.Linear _head;
+    private readonly DensePrecision _precision;
 
     public DcnV2Model(int denseCount, int embeddingWidth, DenseModelConfig settings) : base("dcnv2")
     {
@@ -23,6 +24,7 @@ public sealed class DcnV2Model : Module<Tensor, Tensor, Tensor>, ICtrModel
         for (int l = 0; l < settings.CrossLayers; l++) _cross.Add(Linear(width, width));
         _deep = DenseLayers.Mlp("deep", width, settings.DeepMlp, finalRelu: true);
         _head = Linear(settings.DeepMlp.Count > 0 ? settings.DeepMlp[^1] : width, 1);
+        _precision = settings.Precision;
         RegisterComponents();
     }
 
@@ -37,7 +39,7 @@ public sealed class DcnV2Model : Module<Tensor, Tensor, Tensor>, ICtrModel
         var x0 = torch.cat([dense, embeddings], 1);
         var x = x0;
         foreach (var layer in _cross) x = x0 * layer.call(x) + x;
-        var logits = _head.call(_deep.call(x)).squeeze(1);
+        var logits = _head.call(DenseLayers.Forward(_deep, x, _precision)).squeeze(1);
         return logits.MoveToOuterDisposeScope();
     }
 }

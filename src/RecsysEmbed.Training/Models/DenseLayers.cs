@@ -1,3 +1,4 @@
+using RecsysEmbed.Core.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -18,5 +19,30 @@ internal static class DenseLayers
             width = sizes[i];
         }
         return Sequential(layers);
+    }
+
+    /// <summary>
+    /// Runs an MLP built by <see cref="Mlp"/> in the given precision. Bf16 casts the input and each layer's fp32
+    /// weights to bfloat16 (autograd carries the gradients back to the fp32 weights through the casts) and returns
+    /// fp32, so parameter names, checkpoints and optimizers are the same in both precisions.
+    /// </summary>
+    public static Tensor Forward(TorchSharp.Modules.Sequential mlp, Tensor input, DensePrecision precision)
+    {
+        if (precision == DensePrecision.Fp32) return mlp.call(input);
+        Tensor x = input.to(ScalarType.BFloat16);
+        foreach (var layer in mlp.children())
+        {
+            Tensor next;
+            if (layer is TorchSharp.Modules.Linear linear)
+            {
+                using var weight = linear.weight!.to(ScalarType.BFloat16);
+                using var bias = linear.bias?.to(ScalarType.BFloat16);
+                next = functional.linear(x, weight, bias);
+            }
+            else next = ((Module<Tensor, Tensor>)layer).call(x);
+            x.Dispose();
+            x = next;
+        }
+        using (x) return x.to(ScalarType.Float32);
     }
 }

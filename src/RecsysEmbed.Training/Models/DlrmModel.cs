@@ -24,11 +24,13 @@ public sealed class DlrmModel : Module<Tensor, Tensor, Tensor>, ICtrModel
     private readonly bool _uniform;
     private readonly Tensor _pairRows, _pairCols;
     private readonly int _dim;
+    private readonly DensePrecision _precision;
 
     public DlrmModel(int denseCount, IReadOnlyList<(string Name, int Column, int Width)> features, int embeddingDim, DenseModelConfig settings)
         : base("dlrm")
     {
         _dim = embeddingDim;
+        _precision = settings.Precision;
         var bottomSizes = settings.BottomMlp.Concat([embeddingDim]).ToArray();
         _bottom = DenseLayers.Mlp("bottom", Math.Max(denseCount, 1), bottomSizes, finalRelu: true);
         _projections = new TorchSharp.Modules.ModuleList<Module<Tensor, Tensor>>();
@@ -70,7 +72,7 @@ public sealed class DlrmModel : Module<Tensor, Tensor, Tensor>, ICtrModel
     public override Tensor forward(Tensor dense, Tensor embeddings)
     {
         long batch = embeddings.shape[0];
-        using var x = _bottom.call(dense);
+        using var x = DenseLayers.Forward(_bottom, dense, _precision);
         Tensor stacked;
         if (_uniform)
         {
@@ -93,7 +95,7 @@ public sealed class DlrmModel : Module<Tensor, Tensor, Tensor>, ICtrModel
         using var pairs = z.index(TensorIndex.Colon, TensorIndex.Tensor(_pairRows), TensorIndex.Tensor(_pairCols));
         stacked.Dispose();
         using var topInput = torch.cat([x, pairs], 1);
-        using var logits = _top.call(topInput);
+        using var logits = DenseLayers.Forward(_top, topInput, _precision);
         return logits.squeeze(1);
     }
 }

@@ -11,27 +11,6 @@ namespace RecsysEmbed.Tests.Tables;
 /// </summary>
 public sealed class FullTableTests
 {
-    public static TheoryData<string, PoolingMode, bool> Pooled => AutogradChecks.PoolingMatrix("full");
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Forward_MatchesAutograd(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.Forward(variant, pooling, weighted);
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Backward_SgdStepMatchesAutogradGradient(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.BackwardSgd(variant, pooling, weighted);
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Backward_RowWiseAdagradAppliesSummedGradientOnce(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.BackwardRowWiseAdagrad(variant, pooling, weighted);
-
-    [Theory]
-    [InlineData("full")]
-    public void Lookup_MatchesAutograd(string variant) => AutogradChecks.Lookup(variant);
-
     /// <summary>
     /// 6000 ids over 3000 rows: the gradient accumulator grows and rehashes several times, and the update splits
     /// its ~2600 rows across two threads. The SGD step must still match torch's gradient row by row.

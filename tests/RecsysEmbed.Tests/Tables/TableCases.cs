@@ -59,6 +59,7 @@ internal static class TableCases
         "qr-add", "qr-mult", "qr-concat", "qr-3way-mult", "qr-3way-concat",
         "md-proj", "md-noproj", "md-hot-tail", "md-hot-ranks",
         "ue",
+        "tt", "tt-rank1", "robe-z4", "robe-z1",
     ];
 
     private const long QrCardinality = 300;
@@ -97,6 +98,12 @@ internal static class TableCases
             "md-hot-ranks" => Md(new MixedDimensionTable("md", one[0], MdCardinality, [new(10, 12), new(MdCardinality - 10, 5)], 12, optimizer,
                                                           hotRanks: HotRanks), rng),
             "ue" => Unified(new UnifiedTable("ue", [new UnifiedFeature("f0", 2, pooling), new UnifiedFeature("f1", 1, pooling)], buckets: 61, dim: 8, optimizer), rng),
+            // TT: 300 ids over 7 x 7 x 7 rows, dim 12 = 2 x 2 x 3; ids >= 300 hashed in first.
+            "tt" => TensorTrain(new TensorTrainTable("tt", one, QrCardinality, 12, 3, optimizer), rng),
+            "tt-rank1" => TensorTrain(new TensorTrainTable("tt", one, QrCardinality, 8, 1, optimizer), rng),
+            // ROBE: blocks of 4 of a dim-8 vector in a 37-weight array (blocks wrap around its end), and Z = 1.
+            "robe-z4" => Robe(new RobeTable("robe", [new("f0", pooling), new("f1", pooling)], 37, 8, 4, optimizer), rng),
+            "robe-z1" => Robe(new RobeTable("robe", one, 23, 6, 1, optimizer), rng),
             _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "unknown variant"),
         };
         foreach (var m in c.Table.Matrices) m.SetWeights(RandomArray(rng, m.WeightCount));
@@ -174,6 +181,36 @@ internal static class TableCases
                 sum = sum is null ? e : sum + e;
             }
             return sum!;
+        },
+    };
+
+    private static TableCase TensorTrain(TensorTrainTable t, Random rng) => new()
+    {
+        Variant = "tt",
+        Table = t,
+        IdPool = Pool(rng, t.Cardinality, 9, 0, t.Cardinality - 1, 1L << 40),
+        PerId = (_, ids, leaves) =>
+        {
+            var (d1, d2, d3) = t.Factors;
+            long r = t.Rank, n = ids.Length;
+            var g1 = TorchReference.Gather(leaves[t.Matrices[0]], ids.Select(id => t.RowOf(id, 0))).reshape(n, d1, r);
+            var g2 = TorchReference.Gather(leaves[t.Matrices[1]], ids.Select(id => t.RowOf(id, 1))).reshape(n, r, d2, r);
+            var g3 = TorchReference.Gather(leaves[t.Matrices[2]], ids.Select(id => t.RowOf(id, 2))).reshape(n, r, d3);
+            return torch.einsum("nib,nbja,nak->nijk", g1, g2, g3).reshape(n, (long)d1 * d2 * d3);
+        },
+    };
+
+    private static TableCase Robe(RobeTable t, Random rng) => new()
+    {
+        Variant = "robe",
+        Table = t,
+        IdPool = Pool(rng, 1L << 40, 11, 0),
+        PerId = (f, ids, leaves) =>
+        {
+            var located = ids.SelectMany(id => Enumerable.Range(0, t.Dim).Select(j => t.Locate(f, id, j))).ToArray();
+            var values = TorchReference.Gather(leaves[t.Array], located.Select(l => l.Index));
+            var signs = torch.tensor(located.Select(l => (double)l.Sign).ToArray(), new long[] { located.Length, 1 });
+            return (values * signs).reshape(ids.Length, t.Dim);
         },
     };
 

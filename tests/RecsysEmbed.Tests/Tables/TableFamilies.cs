@@ -8,7 +8,7 @@ namespace RecsysEmbed.Tests.Tables;
 /// <summary>Small tables of every family, a batch for each, and bit-exact snapshots of a table's trainable state.</summary>
 internal static class TableFamilies
 {
-    public static readonly string[] Names = ["full", "hash", "qr", "qr-mul", "md", "ue"];
+    public static readonly string[] Names = ["full", "hash", "qr", "qr-mul", "md", "ue", "lp-fp16", "lp-int8", "tt", "robe"];
 
     public static TheoryData<string> All
     {
@@ -36,6 +36,10 @@ internal static class TableFamilies
             "qr-mul" => new QuotientRemainderTable("qr-mul", two, Cardinality, 4, [3, 3, 3], QrCombine.Multiply, opt, init: init),
             "md" => new MixedDimensionTable("md", new TableFeature("C1"), Cardinality, [new MixedDimensionBlock(5, 8), new MixedDimensionBlock(15, 4)], 8, opt, init: init),
             "ue" => new UnifiedTable("ue", [new UnifiedFeature("C1", Chunks: 2), new UnifiedFeature("C2", Pooling: PoolingMode.Mean)], 16, 4, opt, seed: 9, init: init),
+            "lp-fp16" => new LowPrecisionTable("lp", two, Cardinality, 4, RowPrecision.Fp16, opt, init: init),
+            "lp-int8" => new LowPrecisionTable("lp", two, 8, 4, RowPrecision.Int8, opt, hashed: true, seed: 5, init: init),
+            "tt" => new TensorTrainTable("tt", two, Cardinality, 8, 2, opt, init: init),
+            "robe" => new RobeTable("robe", two, 29, 4, 2, opt, seed: 9, init: init),
             _ => throw new ArgumentOutOfRangeException(nameof(family), family, null),
         };
     }
@@ -69,6 +73,12 @@ internal static class TableFamilies
 
     public static Snapshot Capture(IEmbeddingTable table)
     {
+        if (table is LowPrecisionTable lp)
+        {
+            var lpState = new List<int>();
+            for (long r = 0; r < lp.Rows; r++) lpState.AddRange(MemoryMarshal.Cast<float, int>(lp.StateRow(r)).ToArray());
+            return new Snapshot([MemoryMarshal.Cast<float, int>(lp.CopyWeights()).ToArray()], [lpState.ToArray()], [lp.StepCount]);
+        }
         var m = table.Matrices;
         var weights = new int[m.Count][];
         var state = new int[m.Count][];

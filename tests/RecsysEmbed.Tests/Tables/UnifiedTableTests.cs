@@ -14,27 +14,6 @@ namespace RecsysEmbed.Tests.Tables;
 /// </summary>
 public sealed class UnifiedTableTests
 {
-    public static TheoryData<string, PoolingMode, bool> Pooled => AutogradChecks.PoolingMatrix("ue");
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Forward_MatchesAutograd(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.Forward(variant, pooling, weighted);
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Backward_SgdStepMatchesAutogradGradient(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.BackwardSgd(variant, pooling, weighted);
-
-    [Theory]
-    [MemberData(nameof(Pooled))]
-    public void Backward_RowWiseAdagradAppliesSummedGradientOnce(string variant, PoolingMode pooling, bool weighted) =>
-        AutogradChecks.BackwardRowWiseAdagrad(variant, pooling, weighted);
-
-    [Theory]
-    [InlineData("ue")]
-    public void Lookup_MatchesAutograd(string variant) => AutogradChecks.Lookup(variant);
-
     // ---- the multi-feature batch path: one Forward / Backward for both features ----
 
     /// <summary>

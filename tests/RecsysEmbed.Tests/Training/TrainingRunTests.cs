@@ -151,4 +151,34 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("user_city", stderr.ToString());
     }
+
+    [Fact]
+    public void Resume_KeepsTheMalformedCountOfTheRunsBefore()
+    {
+        // Every 100th training line loses its label field: skipped by policy, counted in every run that reads it.
+        string dirty = Path.Combine(_dir, "dirty.tsv");
+        var lines = File.ReadAllLines(_train).Select((l, i) => i % 100 == 50 ? "x" + l[1..] : l).ToArray();
+        File.WriteAllLines(dirty, lines);
+        int bad = lines.Count(l => l.StartsWith('x'));
+        string dir = Path.Combine(_dir, "dirty-ckpt");
+        TrainOptions Dirty(long? max = null, string? resume = null) => Options(checkpoint: dir, resume: resume, maxBatches: max, epochs: 1) with
+        {
+            TrainPath = dirty, OnMalformed = RecsysEmbed.Data.Readers.MalformedPolicy.Skip,
+        };
+        var straight = TrainingRun.Run(Config, Dirty() with { CheckpointDir = null });
+        Assert.Equal(bad, straight.MalformedSkipped);
+        TrainingRun.Run(Config, Dirty(max: 10));
+        var resumed = TrainingRun.Run(Config, Dirty(resume: dir));
+        Assert.Equal(10, resumed.ResumedFromStep);
+        Assert.Equal(bad, resumed.MalformedSkipped);
+    }
+
+    [Fact]
+    public void Standardize_ChangesTheInputsAndStillLearns()
+    {
+        var plain = TrainingRun.Run(Config, Options());
+        var standardized = TrainingRun.Run(Config, Options() with { Standardize = true });
+        Assert.NotEqual(plain.Auc, standardized.Auc);
+        Assert.InRange(standardized.Auc!.Value, 0.55, 1.0);
+    }
 }

@@ -32,10 +32,10 @@ internal static class EmbeddingPlanner
             {
                 var table = config.Tables[i];
                 long bytes = Math.Min((long)Math.Floor(left * (Sizing(table).BudgetShare / shares)), left - given);
-                long rowBytes = (long)table.Dim * sizeof(float);
+                long rowBytes = (long)BucketDim(table) * sizeof(float);
                 if (bytes < rowBytes)
                     throw TooSmall(config, $"after the fixed-size tables ({Show(fixedBytes)}) it leaves {Show(bytes)} for {Describe(table)}, less than one bucket of {rowBytes} bytes");
-                plans[i] = Budgeted(config, table, UnifiedTable.BucketsForBudget(bytes, table.Dim, config.Optimizer), bytes);
+                plans[i] = Budgeted(config, table, UnifiedTable.BucketsForBudget(bytes, BucketDim(table), config.Optimizer), bytes);
                 given += plans[i]!.Memory.WeightBytes;
             }
         }
@@ -69,15 +69,19 @@ internal static class EmbeddingPlanner
                     _ => [new(rows, mdWidths[md])],
                 };
                 return new MdTablePlan(md, pooling[0], rows, blocks, config.Optimizer, seed);
+            case LpTableConfig lp:
+                return new LpTablePlan(lp, pooling, lp.Buckets ?? Cardinality(), config.Optimizer, seed);
+            case TtTableConfig tt:
+                return new TtTablePlan(tt, pooling, Cardinality(), config.Optimizer, seed);
         }
         var sizing = Sizing(table);
         if (sizing.Buckets is { } buckets) return Budgeted(config, table, buckets, null);
         if (sizing.BudgetBytes is not { } own) return null;
-        long rowBytes = (long)table.Dim * sizeof(float);
+        long rowBytes = (long)BucketDim(table) * sizeof(float);
         if (own < rowBytes)
             throw ConfigException.Invalid(table.Source + ".budget", new ByteCount(own),
-                $"{Describe(table)} needs at least {rowBytes} bytes for one bucket of dim {table.Dim}");
-        return Budgeted(config, table, UnifiedTable.BucketsForBudget(own, table.Dim, config.Optimizer), own);
+                $"{Describe(table)} needs at least {rowBytes} bytes for one bucket of dim {BucketDim(table)}");
+        return Budgeted(config, table, UnifiedTable.BucketsForBudget(own, BucketDim(table), config.Optimizer), own);
     }
 
     private static TablePlan Budgeted(ModelConfig config, TableConfig table, long buckets, long? budgetBytes)
@@ -87,6 +91,7 @@ internal static class EmbeddingPlanner
         {
             HashTableConfig hash => new HashTablePlan(hash, pooling, buckets, budgetBytes, config.Optimizer, SeedOf(config, table)),
             UnifiedTableConfig ue => new UnifiedTablePlan(ue, pooling, buckets, budgetBytes, config.Optimizer, SeedOf(config, table)),
+            RobeTableConfig robe => new RobeTablePlan(robe, pooling, buckets, budgetBytes, config.Optimizer, SeedOf(config, table)),
             _ => throw new InvalidOperationException($"family {table.Family} is not sized by buckets."),
         };
     }
@@ -95,8 +100,12 @@ internal static class EmbeddingPlanner
     {
         HashTableConfig hash => hash.Sizing,
         UnifiedTableConfig ue => ue.Sizing,
+        RobeTableConfig robe => robe.Sizing,
         _ => new BucketSizing(null, null, 0),
     };
+
+    // Width of one "bucket": a row of Dim floats, or a single weight of a ROBE array.
+    private static int BucketDim(TableConfig table) => table is RobeTableConfig ? 1 : table.Dim;
 
     /// <summary>
     /// Stored widths of power-law md tables. Tables with the same alpha and min_dim form a group; within it

@@ -17,7 +17,7 @@ public sealed record MatrixPlan(string Name, long Rows, int Dim)
 public abstract class TablePlan
 {
     protected TablePlan(TableConfig config, IReadOnlyList<(string Name, PoolingMode Pooling, int OutputDim)> features,
-                        IReadOnlyList<MatrixPlan> matrices, SparseOptimizerSettings optimizer, ulong seed)
+                        IReadOnlyList<MatrixPlan> matrices, SparseOptimizerSettings optimizer, ulong seed, TableMemory? memoryOverride = null)
     {
         Config = config;
         var slots = new FeatureSlot[features.Count];
@@ -38,7 +38,8 @@ public abstract class TablePlan
             long state = m.Rows * optimizer.StateWidth(m.Dim);
             memory += new TableMemory(m.WeightParameters, m.WeightParameters * sizeof(float), state, state * sizeof(float));
         }
-        Memory = memory;
+        // Families that do not store fp32 matrices (low precision) state their memory themselves.
+        Memory = memoryOverride ?? memory;
     }
 
     public TableConfig Config { get; }

@@ -27,6 +27,7 @@ internal sealed class DenseModelDocument
     public List<int>? TopMlp { get; set; }
     public int? CrossLayers { get; set; }
     public List<int>? DeepMlp { get; set; }
+    public string? Precision { get; set; }
 }
 
 internal sealed class TrainingDocument
@@ -71,6 +72,13 @@ internal sealed class TableDocument
     public int? TailDim { get; set; }
     // ue
     public int? Chunks { get; set; }
+    // lp
+    public string? Precision { get; set; }
+    // tt
+    public int? Rank { get; set; }
+    // robe
+    public long? Size { get; set; }
+    public int? Block { get; set; }
 }
 
 /// <summary>A table's feature: a bare name, or a mapping {name, chunks} (chunks: ue only).</summary>

@@ -53,6 +53,12 @@ internal static class ConfigValidator
             TopMlp = m.TopMlp is { } t ? Layers(t, path + ".top_mlp") : s.TopMlp,
             DeepMlp = m.DeepMlp is { } d ? Layers(d, path + ".deep_mlp") : s.DeepMlp,
             CrossLayers = m.CrossLayers is { } c ? (c >= 0 ? c : throw ConfigException.Invalid(path + ".cross_layers", c, "must be >= 0")) : s.CrossLayers,
+            Precision = m.Precision switch
+            {
+                null or "fp32" => DensePrecision.Fp32,
+                "bf16" => DensePrecision.Bf16,
+                _ => throw ConfigException.Invalid(path + ".precision", m.Precision, "expected fp32 or bf16"),
+            },
         };
     }
 
@@ -151,6 +157,9 @@ internal static class ConfigValidator
         ["qr"] = ["collisions", "partitions", "radices", "combine"],
         ["md"] = ["alpha", "min_dim", "hot_rows", "hot_dim", "tail_dim"],
         ["ue"] = ["buckets", "budget", "budget_share", "chunks"],
+        ["lp"] = ["precision", "buckets"],
+        ["tt"] = ["rank"],
+        ["robe"] = ["size", "budget", "budget_share", "block"],
     };
 
     private static (string Key, object? Value)[] FamilyParams(TableDocument t) =>
@@ -158,7 +167,7 @@ internal static class ConfigValidator
         ("buckets", t.Buckets), ("budget", t.Budget), ("budget_share", t.BudgetShare), ("hashes", t.Hashes), ("combine", t.Combine),
         ("collisions", t.Collisions), ("partitions", t.Partitions), ("radices", t.Radices),
         ("alpha", t.Alpha), ("min_dim", t.MinDim), ("hot_rows", t.HotRows), ("hot_dim", t.HotDim), ("tail_dim", t.TailDim),
-        ("chunks", t.Chunks),
+        ("chunks", t.Chunks), ("precision", t.Precision), ("rank", t.Rank), ("size", t.Size), ("block", t.Block),
     ];
 
     private static List<TableConfig> Tables(ConfigDocument doc, ModelShape model)
@@ -187,8 +196,9 @@ internal static class ConfigValidator
             string family = Family(def, path);
             if (def.Name is not null) throw ConfigException.Invalid(path + ".name", def.Name, "default_table names its tables t_<feature> (one ue table: t_default)");
             if (def.Features is not null) throw ConfigException.Invalid(path + ".features", def.Features.Select(f => f.Name), "default_table serves every feature no table lists; it takes no features");
-            // ue multiplexes, so all unlisted features share one table; every other family gets one table per feature.
-            List<(string Name, List<string> Features)> groups = family == "ue"
+            // ue and robe share one array between features, so all unlisted features share one table; every other
+            // family gets one table per feature.
+            List<(string Name, List<string> Features)> groups = family is "ue" or "robe"
                 ? [("t_default", unserved)]
                 : unserved.Select(f => ($"t_{f}", new List<string> { f })).ToList();
             if (unserved.Count == 0) groups.Clear();
@@ -258,7 +268,7 @@ internal static class ConfigValidator
         int dim = t.Dim is { } d ? Positive(d, path + ".dim") : model.EmbeddingDim;
         if (t.Chunks is { } defaultChunks) Positive(defaultChunks, path + ".chunks");
         long maxCardinality = 0;
-        if (family is "full" or "qr" or "md")
+        if (TableConfig.IndexesIds(family))
         {
             foreach (var f in features)
             {
@@ -279,8 +289,29 @@ internal static class ConfigValidator
                                           t.Hashes is { } k ? Positive(k, path + ".hashes") : 1, HashCombineOf(t.Combine, path)),
             "qr" => Qr(t, path, name, features, dim, maxCardinality),
             "md" => Md(t, path, name, features, model, maxCardinality),
+            "lp" => new LpTableConfig(name, path, features, dim, PrecisionOf(t.Precision, path),
+                                      t.Buckets is { } lpBuckets ? Positive(lpBuckets, path + ".buckets") : null),
+            "tt" => new TtTableConfig(name, path, features, dim, t.Rank is { } rank ? Positive(rank, path + ".rank") : 8),
+            "robe" => Robe(t, path, name, features, dim, model),
             _ => new UnifiedTableConfig(name, path, features, dim, chunks, Sizing(t, path, model)),
         };
+    }
+
+    private static RowPrecision PrecisionOf(string? text, string path) => text switch
+    {
+        null or "fp16" => RowPrecision.Fp16,
+        "int8" => RowPrecision.Int8,
+        _ => throw ConfigException.Invalid(path + ".precision", text, "an lp table stores rows as fp16 or int8"),
+    };
+
+    private static RobeTableConfig Robe(TableDocument t, string path, string name, List<string> features, int dim, ModelShape model)
+    {
+        if (t.Block is { } block && (block < 1 || block > dim))
+            throw ConfigException.Invalid(path + ".block", block, $"the block size must be in [1, dim = {dim}]");
+        if (t.Size is { } size && size < 1) throw ConfigException.Invalid(path + ".size", size, "the shared array needs at least 1 weight");
+        // size plays the part of buckets (one weight per "bucket"), so the bucket sizing rules apply unchanged.
+        var sizing = Sizing(new TableDocument { Buckets = t.Size, Budget = t.Budget, BudgetShare = t.BudgetShare }, path, model);
+        return new RobeTableConfig(name, path, features, dim, sizing, t.Block ?? dim);
     }
 
     private static BucketSizing Sizing(TableDocument t, string path, ModelShape model)

@@ -1,0 +1,78 @@
+using System.Text.Json;
+
+namespace RecsysEmbed.CompressionBench;
+
+/// <summary>
+/// The output folder of a run and what makes it resumable:
+/// <code>
+///   DIR/run.txt              the run's identity (options that change results); a different one is refused
+///   DIR/data/                train.tsv, eval.tsv (kept so a resumed run trains on the same rows)
+///   DIR/cells/M_B_R.json     one finished cell each, written atomically; present = not recomputed
+///   DIR/results.csv, summary.md, pareto.png, pareto.svg, throughput.png, report.html   rebuilt from the cells
+/// </code>
+/// </summary>
+public sealed class RunFolder
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private RunFolder(string dir) => Dir = dir;
+
+    public string Dir { get; }
+    public string DataDir => Path.Combine(Dir, "data");
+    public string CellsDir => Path.Combine(Dir, "cells");
+    public string IdentityPath => Path.Combine(Dir, "run.txt");
+
+    /// <summary>
+    /// Opens DIR for a run: creates it, resumes it when it holds the same run, refuses it (naming the first
+    /// difference) when it holds another run, and refuses a non-empty folder that is not a suite run.
+    /// </summary>
+    public static RunFolder Open(SuiteOptions options)
+    {
+        string dir = Path.GetFullPath(options.OutDir);
+        string identity = options.Identity();
+        var folder = new RunFolder(dir);
+        if (File.Exists(dir)) throw new SuiteInputException("--out", $"'{options.OutDir}' is a file, not a folder");
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            if (!File.Exists(folder.IdentityPath))
+                throw new SuiteInputException("--out", $"'{options.OutDir}' is not empty and holds no suite run (no run.txt); choose a new or empty folder, nothing was changed");
+            string existing = File.ReadAllText(folder.IdentityPath);
+            if (existing != identity)
+            {
+                var was = existing.Split('\n');
+                var now = identity.Split('\n');
+                string diff = now.Zip(was).Where(p => p.First != p.Second).Select(p => $"{p.Second} -> {p.First}").FirstOrDefault() ?? "(format differs)";
+                throw new SuiteInputException("--out", $"'{options.OutDir}' holds a different run ({diff}); use another folder or delete it, nothing was changed");
+            }
+        }
+        Directory.CreateDirectory(dir);
+        Directory.CreateDirectory(folder.CellsDir);
+        if (!File.Exists(folder.IdentityPath)) WriteAtomic(folder.IdentityPath, identity);
+        return folder;
+    }
+
+    public bool TryLoad(string method, double budget, int repeat, out CellResult? cell)
+    {
+        string path = Path.Combine(CellsDir, CellResult.FileName(method, budget, repeat));
+        cell = File.Exists(path) ? JsonSerializer.Deserialize<CellResult>(File.ReadAllText(path), Json) : null;
+        return cell is not null;
+    }
+
+    public void Save(CellResult cell) =>
+        WriteAtomic(Path.Combine(CellsDir, CellResult.FileName(cell.Method, cell.Budget, cell.Repeat)), JsonSerializer.Serialize(cell, Json));
+
+    /// <summary>Writes to a temporary file and renames it over the target, so a stopped run never leaves half a file.</summary>
+    public static void WriteAtomic(string path, string text)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public static void WriteAtomic(string path, Action<string> write)
+    {
+        string temp = path + ".tmp" + Path.GetExtension(path);
+        write(temp);
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,101 @@
+using RecsysEmbed.CompressionBench;
+using RecsysEmbed.Core.Tables;
+
+namespace RecsysEmbed.Tests.CompressionBench;
+
+/// <summary>
+/// Every method's solver on a Criteo-like spread of cardinalities (no data needed): a reachable solution fits its
+/// budget by the planner's own count, and is the least compressed that fits (one step less compression would not
+/// fit); an unreachable one says why.
+/// </summary>
+public sealed class BudgetSolverTests
+{
+    internal static SuiteModel Model()
+    {
+        long[] cardinalities = [1460, 583, 200_000, 90_000, 305, 24, 12_517, 633, 3, 9_314, 5_683, 150_000, 3_194, 27, 14_992, 80_000, 10, 5_652, 2_173, 4, 70_000, 18, 15, 28_618, 105, 14_257];
+        var options = new SuiteOptions { Data = "synth:criteo:1000", Methods = ["full"], Budgets = [1], OutDir = "unused" };
+        return new SuiteModel(options, Enumerable.Range(1, 13).Select(i => $"I{i}").ToArray(),
+                              cardinalities.Select((n, i) => new SuiteFeature($"C{i + 1}", n)).ToArray());
+    }
+
+    public static TheoryData<string, double> Cells()
+    {
+        var data = new TheoryData<string, double>();
+        foreach (var m in CompressionMethods.Names)
+            foreach (double b in new[] { 1, 0.5, 0.25, 0.0625, 1.0 / 64 }) data.Add(m, b);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void Solution_FitsTheBudgetByThePlannersCount(string method, double budget)
+    {
+        var model = Model();
+        long budgetBytes = (long)(budget * model.FullWeightBytes);
+        var solution = CompressionMethods.Get(method).Solve(model, budgetBytes);
+        if (!solution.Reachable)
+        {
+            Assert.False(string.IsNullOrWhiteSpace(solution.Reason));
+            return;
+        }
+        long planned = model.Plan(solution.TablesYaml, solution.MemoryBudget).Total.WeightBytes;
+        Assert.Equal(planned, solution.WeightBytes);
+        Assert.True(planned <= budgetBytes, $"{method} at {budget}: {planned} bytes > budget {budgetBytes}");
+        Assert.NotEmpty(solution.Parameters);
+    }
+
+    [Fact]
+    public void Full_ReachesOnlyTheWholeBudget()
+    {
+        var model = Model();
+        Assert.True(new FullMethod().Solve(model, model.FullWeightBytes).Reachable);
+        var below = new FullMethod().Solve(model, model.FullWeightBytes - 1);
+        Assert.False(below.Reachable);
+        Assert.Contains("over the budget", below.Reason);
+    }
+
+    [Theory]
+    [InlineData(0.25)]
+    [InlineData(1.0 / 64)]
+    public void Hash_BucketCapIsTheLargestThatFits(double budget)
+    {
+        var model = Model();
+        long budgetBytes = (long)(budget * model.FullWeightBytes);
+        var s = new HashMethod(1).Solve(model, budgetBytes);
+        long cap = long.Parse(s.Parameters.Single(p => p.Key == "bucket_cap").Value);
+        long bigger = model.Sparse.Sum(f => Math.Min(f.Cardinality, cap + 1)) * model.Dim * 4;
+        Assert.True(bigger > budgetBytes, $"cap {cap} + 1 would still fit ({bigger} <= {budgetBytes})");
+    }
+
+    [Fact]
+    public void Tt_RankIsTheLargestThatFitsOrTheCap()
+    {
+        var model = Model();
+        long budgetBytes = model.FullWeightBytes / 64;
+        var s = new TtMethod().Solve(model, budgetBytes);
+        int rank = int.Parse(s.Parameters.Single(p => p.Key == "rank").Value);
+        Assert.InRange(rank, 1, TtMethod.MaxRank - 1); // 1/64 of these tables must not allow the cap
+        // Rank + 1 under the same rule (TT where it is smaller than the full table) would not fit.
+        long next = model.Sparse.Sum(f => Math.Min(TensorTrainTable.WeightCountOf(f.Cardinality, model.Dim, rank + 1), f.Cardinality * model.Dim)) * 4;
+        Assert.True(next > budgetBytes, $"rank {rank + 1} would take {next} <= {budgetBytes}");
+    }
+
+    [Fact]
+    public void Md_TinyBudgetIsUnreachableWithAReason()
+    {
+        var model = Model();
+        var s = new MdMethod().Solve(model, model.FullWeightBytes / 1000);
+        Assert.False(s.Reachable);
+        Assert.Contains("narrowest widths", s.Reason);
+    }
+
+    [Fact]
+    public void Lp_PicksFp16ThenInt8ThenHashedInt8AsTheBudgetShrinks()
+    {
+        var model = Model();
+        string Precision(double b) => new LpMethod().Solve(model, (long)(b * model.FullWeightBytes)).ParameterText;
+        Assert.Contains("precision=fp16", Precision(0.5));
+        Assert.Contains("precision=int8; bucket_cap=none", Precision(0.4));
+        Assert.Matches(@"precision=int8; bucket_cap=\d+", Precision(0.1));
+    }
+}
