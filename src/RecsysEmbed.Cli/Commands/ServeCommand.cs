@@ -133,7 +133,7 @@ internal static class ServeCommand
             options.Kafka?.Dispose();
             return Program.UsageError;
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ArgumentException or CheckpointException or InvalidDataException or InvalidOperationException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ArgumentException or CheckpointException or InvalidDataException or InvalidOperationException or NotSupportedException)
         {
             stderr.WriteLine($"error: {e.Message}");
             options.Kafka?.Dispose();
