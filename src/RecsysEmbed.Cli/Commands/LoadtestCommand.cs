@@ -64,7 +64,7 @@ internal static class LoadtestCommand
                 return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
                            memoryBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
             }
-            catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException)
+            catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException or NotSupportedException)
             {
                 stderr.WriteLine($"error: {e.Message}");
                 return Program.UsageError;

@@ -20,7 +20,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Training checkpoint directory (train --checkpoint DIR).", Required = true };
-        var config = new Option<string>("--config", "-c") { Description = "Model config YAML the checkpoint was trained with.", Required = true };
+        var config = new Option<string?>("--config", "-c") { Description = "Model config YAML the checkpoint was trained with (default: DIR/model.yaml)." };
         var port = new Option<int>("--port") { Description = "gRPC port (cleartext HTTP/2); 0 picks a free one.", DefaultValueFactory = _ => 8500 };
         var httpPort = new Option<int?>("--http-port") { Description = "HTTP/JSON port (HTTP/1.1); default --port + 1 (a free one with --port 0)." };
         var bind = new Option<string>("--bind") { Description = "Address to bind.", DefaultValueFactory = _ => "127.0.0.1" };
@@ -63,7 +63,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static ServeOptions Options(ParseResult p, Option<string> model, Option<string> config, Option<int> port, Option<int?> httpPort, Option<string> bind,
+    private static ServeOptions Options(ParseResult p, Option<string> model, Option<string?> config, Option<int> port, Option<int?> httpPort, Option<string> bind,
         Option<string?> store, Option<string?> logDevice, Option<string> memory, Option<string> format, Option<string[]> tableFormat, Option<string?> topic,
         Option<string?> bootstrap, Option<string[]> kafkaProps, Option<string?> apiKeyFile, Option<int> maxConcurrent, Option<int> maxQueue, Option<int> maxValues,
         Option<long> staleness, Option<long> checkpointEvery, Option<double> checkpointSeconds)
@@ -85,12 +85,15 @@ internal static class ServeCommand
             if (apiKey.Length == 0) throw new FormatException($"--api-key-file: {keyFile} is empty.");
         }
         string modelDir = p.GetValue(model)!;
+        string configPath = p.GetValue(config) ?? Path.Combine(modelDir, "model.yaml");
+        if (!File.Exists(configPath))
+            throw new FormatException(p.GetValue(config) is null ? $"--config: not given and {configPath} does not exist; name the model config YAML." : $"--config: {configPath} does not exist.");
         string? topicName = p.GetValue(topic);
         string? bootstrapText = p.GetValue(bootstrap);
         if (topicName is not null && bootstrapText is null) throw new FormatException("--updates-topic needs --bootstrap (host:port,... or embedded).");
         return new ServeOptions
         {
-            ConfigPath = p.GetValue(config)!,
+            ConfigPath = configPath,
             ModelDirectory = modelDir,
             StoreDirectory = p.GetValue(store) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelDir))!, "serving-store"),
             LogDevicePath = p.GetValue(logDevice),
@@ -133,7 +136,7 @@ internal static class ServeCommand
             options.Kafka?.Dispose();
             return Program.UsageError;
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ArgumentException or CheckpointException or InvalidDataException or InvalidOperationException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ArgumentException or CheckpointException or InvalidDataException or InvalidOperationException or NotSupportedException)
         {
             stderr.WriteLine($"error: {e.Message}");
             options.Kafka?.Dispose();

@@ -29,7 +29,7 @@ public static class FreshnessProbe
         var info = await client.ModelInfoAsync(cancel: cancel).ConfigureAwait(false);
         long version = Math.Max(info.DenseModelVersion, 0) + 1; // newer than the loaded rows, within any staleness bound
         var addressing = binding.Addressing;
-        using var kafka = new ProducerBuilder<byte[], byte[]>(producer).Build();
+        using var kafka = new ProducerBuilder<byte[], byte[]>(new ProducerConfig(new Dictionary<string, string>(producer)) { LingerMs = 0 }).Build();
         var histogram = new LongHistogram(600_000_000, 3);
         var rows = new PhysicalRow[addressing.MaxRowsPerId(binding.LocalFeature)];
         for (int p = 0; p < probes; p++)

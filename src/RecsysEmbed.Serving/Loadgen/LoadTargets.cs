@@ -137,7 +137,7 @@ public sealed class RedisLoadTarget : ILoadTarget
 }
 
 /// <summary>In-process: the lookup engine on the store directly (hash, address, FASTER read, combine, pool), no network.</summary>
-public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : ILoadTarget
+public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : ISyncLoadTarget
 {
     private readonly int[] _featureIndex = Enumerable.Range(0, shape.Features).Select(f =>
         engine.Model.Features.Select((b, i) => (b, i)).FirstOrDefault(x => x.b.Name == shape.FeatureName(f), (null!, -1)).Item2 is int i && i >= 0
@@ -148,13 +148,19 @@ public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : 
 
     public ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
+        Call(values.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public void Call(ReadOnlySpan<string> values)
+    {
         var q = engine.Rent();
         try
         {
             for (int f = 0; f < values.Length; f++)
             {
                 q.BeginFeature(_featureIndex[f]);
-                q.AddId(engine.Model.Features[_featureIndex[f]].IdOf(values.Span[f]));
+                q.AddId(engine.Model.Features[_featureIndex[f]].IdOf(values[f]));
             }
             int n = engine.OutputLength(q, LookupShape.Pooled);
             if (t_output is null || t_output.Length < n) t_output = new float[n];
@@ -164,7 +170,6 @@ public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : 
         {
             engine.Return(q);
         }
-        return ValueTask.CompletedTask;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

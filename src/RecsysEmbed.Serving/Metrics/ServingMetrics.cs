@@ -6,7 +6,7 @@ namespace RecsysEmbed.Serving.Metrics;
 public sealed class ServingMetrics
 {
     private readonly ConcurrentDictionary<string, Histogram> _latency = new();
-    private readonly ConcurrentDictionary<string, Counter> _requests = new();
+    private readonly ConcurrentDictionary<(string Method, string Code), Counter> _requests = new();
 
     public Counter RowsServed { get; } = new("recsys_rows_served_total", "Embedding rows read from the store for lookups and scores.");
     public Counter UpdatesApplied { get; } = new("recsys_updates_applied_total", "Row and dense updates applied from the update topic.");
@@ -21,8 +21,8 @@ public sealed class ServingMetrics
 
     public Histogram Latency(string method) => _latency.GetOrAdd(method, m => new Histogram("recsys_request_seconds", "Server-side request latency.", $"method=\"{m}\""));
 
-    public void Request(string method, string code) => _requests.GetOrAdd(method + "|" + code, _ =>
-        new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{method}\",code=\"{code}\"")).Add();
+    public void Request(string method, string code) => _requests.GetOrAdd((method, code), k =>
+        new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{k.Method}\",code=\"{k.Code}\"")).Add();
 
     public string Render() => PrometheusText.Render(
         _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated]),

@@ -16,8 +16,9 @@ namespace RecsysEmbed.Serving.Model;
 /// </summary>
 public sealed class FeatureBinding
 {
-    internal FeatureBinding(string name, int table, int localFeature, IRowAddressing addressing, int[] globalMatrices, IdVocabulary? vocabulary, int column)
+    internal FeatureBinding(int index, string name, int table, int localFeature, IRowAddressing addressing, int[] globalMatrices, IdVocabulary? vocabulary, int column)
     {
+        Index = index;
         Name = name;
         Table = table;
         LocalFeature = localFeature;
@@ -29,6 +30,8 @@ public sealed class FeatureBinding
         Column = column;
     }
 
+    /// <summary>Position in <see cref="ServingModel.Features"/>.</summary>
+    public int Index { get; }
     public string Name { get; }
     public int Table { get; }
     public int LocalFeature { get; }
@@ -104,7 +107,7 @@ public sealed class ServingModel
             for (int f = 0; f < table.Features.Count; f++)
             {
                 string name = table.Features[f].Name;
-                bindings.Add(new FeatureBinding(name, t, f, table, global, vocabularies.GetValueOrDefault(name), column + table.Features[f].Column));
+                bindings.Add(new FeatureBinding(bindings.Count, name, t, f, table, global, vocabularies.GetValueOrDefault(name), column + table.Features[f].Column));
             }
             column += table.Features.Sum(s => s.OutputDim);
             matrixBase += table.Matrices.Count;

@@ -124,7 +124,7 @@ public sealed class LookupCore
                 var binding = _engine.Model.Features[query.FeatureAt(i)];
                 int n = shape == LookupShape.Pooled ? binding.OutputDim : binding.OutputDim * query.ValueCount(i);
                 var vector = new FeatureVector { Name = binding.Name, Dim = binding.OutputDim };
-                vector.Values.Add(output.AsSpan(at, n).ToArray());
+                vector.Values.Add(new ArraySegment<float>(output, at, n)); // an ICollection: copied in one block
                 response.Features.Add(vector);
                 at += n;
             }
@@ -143,14 +143,15 @@ public sealed class LookupCore
             throw new RequestException(field, $"{features.Count} features in one request; at most {_options.MaxFeaturesPerRequest}.");
         query.Clear();
         var order = new int[features.Count];
-        var seen = new HashSet<int>();
+        Span<bool> seen = stackalloc bool[_engine.Model.Features.Count];
         for (int i = 0; i < features.Count; i++)
         {
             var fv = features[i];
             var binding = _engine.Model.Feature(fv.Name)
                 ?? throw new RequestException($"{field}[{i}].name", $"unknown feature '{fv.Name}'; the model serves {string.Join(", ", _engine.Model.Features.Select(f => f.Name))}.");
-            int index = IndexOf(binding);
-            if (!seen.Add(index)) throw new RequestException($"{field}[{i}].name", $"feature '{fv.Name}' is listed twice.");
+            int index = binding.Index;
+            if (seen[index]) throw new RequestException($"{field}[{i}].name", $"feature '{fv.Name}' is listed twice.");
+            seen[index] = true;
             AddValues(query, index, binding, fv, $"{field}[{i}]");
             order[i] = index;
         }
@@ -191,13 +192,6 @@ public sealed class LookupCore
             if (!float.IsFinite(w)) throw new RequestException($"{field}.weights[{k}]", $"{w} is not finite.");
             query.AddId(binding.IdOf(fv.Values[k]), w);
         }
-    }
-
-    private int IndexOf(FeatureBinding binding)
-    {
-        var features = _engine.Model.Features;
-        for (int f = 0; f < features.Count; f++) if (ReferenceEquals(features[f], binding)) return f;
-        return -1;
     }
 
     private T Timed<T>(string method, Func<T> call)

@@ -78,6 +78,7 @@ public sealed class FasterRowStore : IDisposable
             SegmentSize = Math.Max(1L << 30, page),
             CheckpointDir = options.CheckpointDirectory,
             RemoveOutdatedCheckpoints = true,
+            ConcurrencyControlMode = options.ConcurrencyControl,
         };
         var kv = new FasterKV<long, SpanByte>(settings);
         var store = new FasterRowStore(catalog, options, kv, log) { LogMemoryBytes = memory, IndexBytes = index };

@@ -20,6 +20,11 @@ public sealed record RowStoreOptions
     /// <summary>Storage format per table name; tables not listed use <see cref="DefaultFormat"/>.</summary>
     public IReadOnlyDictionary<string, RowFormat> TableFormats { get; init; } = new Dictionary<string, RowFormat>();
     public RowFormat DefaultFormat { get; init; } = RowFormat.Fp32;
+    /// <summary>
+    /// How FASTER isolates a row being read from a concurrent in-place update: RecordIsolation (default) locks the record
+    /// header only while a reader or writer touches it; LockTable latches the hash bucket on every read.
+    /// </summary>
+    public FASTER.core.ConcurrencyControlMode ConcurrencyControl { get; init; } = FASTER.core.ConcurrencyControlMode.RecordIsolation;
 
     public RowFormat FormatOf(string table) => TableFormats.TryGetValue(table, out var f) ? f : DefaultFormat;
 

@@ -25,33 +25,43 @@ public sealed unsafe class RowStoreSession : IDisposable
     public void Read(ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
     {
         var catalog = _store.Catalog;
-        fixed (float* v = values)
-        fixed (long* ver = versions)
+        // One epoch entry for the whole batch instead of one per read (FASTER's unsafe context).
+        var context = _session.UnsafeContext;
+        context.BeginUnsafe();
+        try
         {
-            bool pending = false;
-            long offset = 0;
-            for (int i = 0; i < rows.Length; i++)
+            fixed (float* v = values)
+            fixed (long* ver = versions)
             {
-                var m = catalog[matrices[i]];
-                var output = new RowOutput { Destination = v + offset, Version = ver + i, Dim = m.Dim, Format = m.Format };
-                ver[i] = -1;
-                long key = FasterRowStore.Key(m.Id, rows[i]);
-                var status = _session.Read(ref key, ref output);
-                if (status.IsPending) pending = true;
-                else if (!status.Found) new Span<float>(v + offset, m.Dim).Clear();
-                offset += m.Dim;
-            }
-            if (pending)
-            {
-                _session.CompletePending(wait: true);
-                offset = 0;
+                bool pending = false;
+                long offset = 0;
                 for (int i = 0; i < rows.Length; i++)
                 {
-                    int dim = catalog[matrices[i]].Dim;
-                    if (ver[i] < 0) new Span<float>(v + offset, dim).Clear();
-                    offset += dim;
+                    var m = catalog[matrices[i]];
+                    var output = new RowOutput { Destination = v + offset, Version = ver + i, Dim = m.Dim, Format = m.Format };
+                    ver[i] = -1;
+                    long key = FasterRowStore.Key(m.Id, rows[i]);
+                    var status = context.Read(ref key, ref output);
+                    if (status.IsPending) pending = true;
+                    else if (!status.Found) new Span<float>(v + offset, m.Dim).Clear();
+                    offset += m.Dim;
+                }
+                if (pending)
+                {
+                    context.CompletePending(wait: true);
+                    offset = 0;
+                    for (int i = 0; i < rows.Length; i++)
+                    {
+                        int dim = catalog[matrices[i]].Dim;
+                        if (ver[i] < 0) new Span<float>(v + offset, dim).Clear();
+                        offset += dim;
+                    }
                 }
             }
+        }
+        finally
+        {
+            context.EndUnsafe();
         }
     }
 
@@ -99,12 +109,34 @@ public sealed unsafe class RowStoreSession : IDisposable
         int rowBytes = m.Dim * sizeof(float);
         int chunkRows = Math.Max(1, (1 << 20) / rowBytes);
         var buffer = new byte[chunkRows * rowBytes];
-        for (long r = start; r < end; r += chunkRows)
+        int valueBytes = m.ValueBytes;
+        var value = new byte[valueBytes];
+        BinaryPrimitives.WriteInt64LittleEndian(value, version);
+        var context = _session.UnsafeContext;
+        fixed (byte* p = value)
         {
-            int n = (int)Math.Min(chunkRows, end - r);
-            stream.ReadExactly(buffer, 0, n * rowBytes);
-            var floats = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n * rowBytes));
-            for (int i = 0; i < n; i++) Upsert(m.Id, r + i, version, floats.Slice(i * m.Dim, m.Dim));
+            var spanByte = SpanByte.FromPointer(p, valueBytes);
+            for (long r = start; r < end; r += chunkRows)
+            {
+                int n = (int)Math.Min(chunkRows, end - r);
+                stream.ReadExactly(buffer, 0, n * rowBytes);
+                var floats = MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, n * rowBytes));
+                // One epoch entry per chunk of rows rather than one per upsert.
+                context.BeginUnsafe();
+                try
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        RowCodec.Encode(m.Format, floats.Slice(i * m.Dim, m.Dim), value.AsSpan(sizeof(long)));
+                        long key = FasterRowStore.Key(m.Id, r + i);
+                        context.Upsert(ref key, ref spanByte);
+                    }
+                }
+                finally
+                {
+                    context.EndUnsafe();
+                }
+            }
         }
     }
 

@@ -24,6 +24,8 @@ public sealed class KafkaUpdateSource : IUpdateSource
             EnableAutoOffsetStore = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             GroupId = config.GroupId ?? "recsys-embed-serving",
+            // Freshness: an idle fetch returns after at most this long instead of librdkafka's 500 ms default.
+            FetchWaitMaxMs = config.FetchWaitMaxMs ?? 10,
         };
         _topic = topic;
     }
@@ -33,7 +35,10 @@ public sealed class KafkaUpdateSource : IUpdateSource
 
     public void Start(IReadOnlyDictionary<string, long> nextOffsets)
     {
-        using (var admin = new AdminClientBuilder(new AdminClientConfig(new Dictionary<string, string>(_config))).Build())
+        // The admin client gets the connection settings only (consumer keys would draw librdkafka warnings).
+        string[] consumerOnly = ["group.id", "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset"];
+        var adminConfig = new AdminClientConfig(_config.Where(kv => !consumerOnly.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
+        using (var admin = new AdminClientBuilder(adminConfig).Build())
         {
             var meta = admin.GetMetadata(_topic, TimeSpan.FromSeconds(30));
             var topic = meta.Topics.SingleOrDefault(t => t.Topic == _topic);

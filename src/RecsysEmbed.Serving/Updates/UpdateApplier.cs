@@ -52,32 +52,52 @@ public sealed class UpdateApplier : IDisposable
     public long Applied { get; private set; }
     public long Ignored { get; private set; }
     /// <summary>The first malformed records (at most 100 kept; all are counted in the metrics).</summary>
-    public IReadOnlyList<MalformedUpdate> Malformed => _malformed;
-    public int HeldCount => _held.Count;
+    public IReadOnlyList<MalformedUpdate> Malformed
+    {
+        get
+        {
+            _writer.Wait();
+            try { return _malformed.ToArray(); }
+            finally { _writer.Release(); }
+        }
+    }
+    public int HeldCount => Volatile.Read(ref _heldCount);
+    private int _heldCount;
 
     /// <summary>Next offset to read per "topic/partition", never past a held row.</summary>
     public IReadOnlyDictionary<string, long> Offsets
     {
         get
         {
-            var offsets = new Dictionary<string, long>(_next);
-            foreach (var (r, _) in _held)
-            {
-                string k = r.PartitionKey;
-                if (!offsets.TryGetValue(k, out long o) || r.Offset < o) offsets[k] = r.Offset;
-            }
-            return offsets;
+            // Read while no record is being applied (the applying thread mutates the offsets).
+            _writer.Wait();
+            try { return OffsetsLocked(); }
+            finally { _writer.Release(); }
         }
     }
 
-    /// <summary>Raised after each applied record (tests and freshness probes wait on it).</summary>
+    private Dictionary<string, long> OffsetsLocked()
+    {
+        var offsets = new Dictionary<string, long>(_next);
+        foreach (var (r, _) in _held)
+        {
+            string k = r.PartitionKey;
+            if (!offsets.TryGetValue(k, out long o) || r.Offset < o) offsets[k] = r.Offset;
+        }
+        return offsets;
+    }
+
+    /// <summary>Raised after each handled record, outside the applier's lock (tests and probes wait on it).</summary>
     public event Action<UpdateRecord, ApplyOutcome>? RecordHandled;
 
     public ApplyOutcome Apply(in UpdateRecord record)
     {
+        ApplyOutcome outcome;
         _writer.Wait();
-        try { return ApplyLocked(record); }
+        try { outcome = ApplyLocked(record); }
         finally { _writer.Release(); }
+        RecordHandled?.Invoke(record, outcome);
+        return outcome;
     }
 
     private ApplyOutcome ApplyLocked(in UpdateRecord record)
@@ -95,7 +115,6 @@ public sealed class UpdateApplier : IDisposable
             outcome = ApplyOutcome.Malformed;
         }
         if (!_next.TryGetValue(pk, out long next) || record.Offset + 1 > next) _next[pk] = record.Offset + 1;
-        RecordHandled?.Invoke(record, outcome);
         return outcome;
     }
 
@@ -108,6 +127,7 @@ public sealed class UpdateApplier : IDisposable
         if (_dense is not null && row.ModelVersion > _dense.Version + StalenessBound && _held.Count < MaxHeld)
         {
             _held.Add((record, row));
+            _heldCount = _held.Count;
             _metrics.UpdatesHeld.Add();
             return ApplyOutcome.Held;
         }
@@ -163,6 +183,7 @@ public sealed class UpdateApplier : IDisposable
         }
         _held.Clear();
         _held.AddRange(keep);
+        _heldCount = _held.Count;
     }
 
     /// <summary>Checkpoints the store with the current offsets (no record is applied meanwhile).</summary>
@@ -171,7 +192,7 @@ public sealed class UpdateApplier : IDisposable
         await _writer.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            var offsets = Offsets;
+            var offsets = OffsetsLocked();
             return (await _store.CheckpointAsync(offsets, cancel).ConfigureAwait(false), offsets);
         }
         finally

@@ -65,5 +65,8 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
                              "--store", Path.Combine(fixture.Directory, $"bad-{Guid.NewGuid():N}"));
         Assert.Equal(Program.UsageError, code);
         Assert.Contains("table 'nope'", err);
+        (code, _, err) = Cli("serve", "--model", fixture.CheckpointDirectory);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--config: not given", err);
     }
 }

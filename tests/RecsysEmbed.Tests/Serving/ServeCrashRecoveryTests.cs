@@ -42,7 +42,9 @@ public sealed class ServeCrashRecoveryTests(TrainedModelFixture fixture) : IClas
 
         string store = Path.Combine(fixture.Directory, $"serve-{Guid.NewGuid():N}");
         string cli = Path.Combine(AppContext.BaseDirectory, "recsys-embed.dll");
-        var start = new ProcessStartInfo("dotnet")
+        // The test host runs under the dotnet muxer; use the same one for the child.
+        string dotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        var start = new ProcessStartInfo(dotnet)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };

@@ -12,7 +12,7 @@ public static class RowAddressing
         QrTablePlan p => new QuotientRemainderAddressing(p.Name, p.Features, p.Cardinality, p.Config.Dim, p.Radices, p.Config.Combine, p.Seed),
         MdTablePlan p => new MixedDimensionAddressing(p.Name, p.Features[0], p.Cardinality, p.Blocks, p.Config.Dim, p.Seed),
         UnifiedTablePlan p => new UnifiedAddressing(p.Name, p.Features, p.Config.Chunks, p.Buckets, p.Config.Dim, p.Seed),
-        _ => throw new NotSupportedException($"table '{plan.Name}': no addressing for family '{plan.Family}'."),
+        _ => throw new NotSupportedException($"table '{plan.Name}': family '{plan.Family}' has no row addressing yet, so it cannot be served (served: full, hash, qr, md, ue)."),
     };
 
     /// <summary>Addressing of every table of a plan, in plan order.</summary>

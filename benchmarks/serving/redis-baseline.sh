@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Serving benchmark, one run: trains a small model (benchmarks/serving/bench-model.yaml), bulk-loads it into the
+# FASTER store behind `recsys-embed serve`, starts Debian's redis-server on 127.0.0.1 (installed with apt when
+# missing), fills Redis with the service's own 256-byte vectors, then load-tests both with the same request shape
+# (26 features, one value each; Redis: one MGET of 26 keys) at 1 and 16 callers, plus the in-process store on
+# 2 threads and end-to-end update freshness through the embedded Kafka broker.
+# Usage: benchmarks/serving/redis-baseline.sh [OUT_DIR]      (DURATION=15 CONCURRENCY=16 override)
+# Not part of CI: it needs redis-server and a few minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-/tmp/recsys-serving-bench}
+DURATION=${DURATION:-15}
+CONCURRENCY=${CONCURRENCY:-16}
+REDIS_PORT=${REDIS_PORT:-6399}
+GRPC_PORT=${GRPC_PORT:-8510}
+mkdir -p "$OUT"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+
+dotnet build src/RecsysEmbed.Cli -c Release -v q -nologo >/dev/null
+CLI="dotnet src/RecsysEmbed.Cli/bin/Release/net10.0/recsys-embed.dll"
+
+if [ ! -f "$OUT/model/LATEST" ]; then
+  $CLI datasets synth --schema criteo --rows 200000 --seed 3 --max-cardinality 100000 --no-auc --out "$OUT/train.tsv" >/dev/null
+  $CLI train --config benchmarks/serving/bench-model.yaml --train "$OUT/train.tsv" --epochs 1 --checkpoint "$OUT/model" --json > "$OUT/train.json"
+fi
+
+cleanup() {
+  [ -n "${SERVE_PID:-}" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes --logfile "$OUT/redis.log"
+for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+rm -rf "$OUT/store"
+$CLI serve --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --port "$GRPC_PORT" --store "$OUT/store" --memory 1GiB \
+  --updates-topic updates --bootstrap embedded --checkpoint-seconds 600 > "$OUT/serve.out" 2> "$OUT/serve.err" &
+SERVE_PID=$!
+for _ in $(seq 600); do grep -q '^bootstrap: ' "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^grpc: ' "$OUT/serve.out" || { cat "$OUT/serve.err"; exit 1; }
+BOOTSTRAP=$(sed -n 's/^bootstrap: //p' "$OUT/serve.out")
+grep 'store: loaded' "$OUT/serve.err"
+
+echo "== service vs Redis, 1 caller"
+$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" \
+  --features 26 --cardinality 10000 --concurrency 1 --duration "$DURATION" --json "$OUT/c1.json"
+echo "== service vs Redis, $CONCURRENCY callers"
+$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
+  --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION" --json "$OUT/c$CONCURRENCY.json"
+echo "== HTTP/JSON, $CONCURRENCY callers"
+$CLI loadtest --target "http://127.0.0.1:$((GRPC_PORT + 1))" --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION"
+echo "== freshness (publish to the update topic -> visible in a lookup)"
+$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --duration 1 --warmup 0 --concurrency 1 --freshness 200 --freshness-feature C1 \
+  --updates-topic updates --bootstrap "$BOOTSTRAP" --model "$OUT/model" --config benchmarks/serving/bench-model.yaml
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true; SERVE_PID=""
+echo "== in-process store, 2 threads"
+$CLI loadtest --target inproc --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --memory 1GiB \
+  --features 26 --cardinality 10000 --concurrency 2 --duration "$DURATION"
