@@ -1,29 +1,37 @@
 namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
-/// Quotient-remainder (multiplicative combine). Solves the collisions c: a feature with more than 2c ids gets radices
-/// [ceil(n / c), c] (remainder table first), a smaller one a full table; c is the smallest on a 1.25x grid that fits (fewest collisions).
+/// Quotient-remainder (multiplicative combine), with the same policy as the hashing trick so the two compare like for
+/// like: one remainder-row cap T; a feature with more than T ids gets radices [ceil(n / c), c] with c = ceil(n / T)
+/// collisions (a remainder table of at most T rows, the frequent ids each on their own row, and a c-row quotient
+/// table), a smaller one keeps its full table. T is the largest that fits.
 /// </summary>
 public sealed class QrMethod : ICompressionMethod
 {
     public string Name => "qr";
-    public string Description => "quotient-remainder compositional embedding, partitions multiplied";
+    public string Description => "quotient-remainder compositional embedding, partitions multiplied, remainder rows capped";
 
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
-        string Tables(long c) => model.PerFeatureTables(f => f.Cardinality <= 2 * c ? "family: full" : $"family: qr, collisions: {c}, combine: mult");
-        long maxN = model.Sparse.Max(f => f.Cardinality);
-        long best = long.MaxValue;
-        for (double c = 2; c <= Math.Max(2, maxN); c = Math.Max(c + 1, c * 1.25))
+        static long Collisions(long n, long cap) => (n + cap - 1) / cap;
+        string Tables(long cap) => model.PerFeatureTables(f => f.Cardinality <= cap
+            ? "family: full"
+            : $"family: qr, collisions: {Collisions(f.Cardinality, cap)}, combine: mult");
+        long rowBytes = model.Dim * sizeof(float);
+        long Rows(long cap) => model.Sparse.Sum(f =>
         {
-            long collisions = (long)c;
-            string tables = Tables(collisions);
-            long bytes = model.WeightBytes(tables, null)!.Value;
-            best = Math.Min(best, bytes);
-            if (bytes <= budgetBytes)
-                return new MethodSolution(true, tables, null,
-                    [SuiteModel.P("collisions", collisions), SuiteModel.P("qr_tables", model.Sparse.Count(f => f.Cardinality > 2 * collisions))], bytes, null);
-        }
-        return MethodSolution.Unreachable($"the smallest QR split found takes {best:N0} bytes, over the budget of {budgetBytes:N0}");
+            if (f.Cardinality <= cap) return f.Cardinality;
+            long c = Collisions(f.Cardinality, cap);
+            return (f.Cardinality + c - 1) / c + c;
+        });
+        long? cap = SuiteModel.LargestFitting(2, model.Sparse.Max(f => f.Cardinality), t => Rows(t) * rowBytes <= budgetBytes);
+        // Rows(T) is not strictly monotone (the quotient table grows as T shrinks): step down until the planner agrees.
+        while (cap is { } t && t > 2 && model.WeightBytes(Tables(t), null)!.Value > budgetBytes) cap = t - Math.Max(1, t / 100);
+        if (cap is null || model.WeightBytes(Tables(cap.Value), null)!.Value > budgetBytes)
+            return MethodSolution.Unreachable($"even a remainder cap of 2 rows per feature takes more than the budget of {budgetBytes:N0} bytes");
+        string tables = Tables(cap.Value);
+        long bytes = model.WeightBytes(tables, null)!.Value;
+        return new MethodSolution(true, tables, null,
+            [SuiteModel.P("remainder_cap", cap.Value), SuiteModel.P("qr_tables", model.Sparse.Count(f => f.Cardinality > cap.Value))], bytes, null);
     }
 }
