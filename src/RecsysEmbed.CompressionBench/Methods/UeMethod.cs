@@ -1,16 +1,35 @@
+using System.Text;
+
 namespace RecsysEmbed.CompressionBench;
 
-/// <summary>Unified embedding: every feature multiplexed into one shared table of budget / (dim x 4 B) buckets.</summary>
+/// <summary>
+/// Unified embedding (feature multiplexing), with the hashing trick's policy for what to compress: the bucket cap T
+/// that hashing would use; features with at most T ids keep full tables, and all larger features share one
+/// multiplexed table of sum-over-them-of-T buckets (the same bytes as hashing, but pooled: a feature with a heavy head
+/// can use buckets another leaves idle). When every feature is larger than T this is the plain unified table.
+/// </summary>
 public sealed class UeMethod : ICompressionMethod
 {
     public string Name => "ue";
-    public string Description => "unified embedding: all features share one hashed table";
+    public string Description => "unified embedding: the large features share one multiplexed table";
 
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
-        const string tables = "default_table: {family: ue}\n";
-        var plan = model.Plan(tables, budgetBytes);
-        var t = (RecsysEmbed.Core.Config.Planning.UnifiedTablePlan)plan.Tables[0];
-        return new MethodSolution(true, tables, budgetBytes, [SuiteModel.P("buckets", t.Buckets)], plan.Total.WeightBytes, null);
+        long rowBytes = model.Dim * sizeof(float);
+        long? cap = SuiteModel.LargestFitting(1, model.Sparse.Max(f => f.Cardinality),
+            t => model.Sparse.Sum(f => Math.Min(f.Cardinality, t)) * rowBytes <= budgetBytes);
+        if (cap is null) return MethodSolution.Unreachable($"one bucket per feature already takes {model.Sparse.Count * rowBytes:N0} bytes");
+        var shared = model.Sparse.Where(f => f.Cardinality > cap.Value).ToList();
+        long buckets = shared.Count * cap.Value;
+        var y = new StringBuilder("tables:\n");
+        foreach (var f in model.Sparse.Where(f => f.Cardinality <= cap.Value))
+            y.Append("  - {name: t_").Append(f.Name).Append(", features: [").Append(f.Name).Append("], family: full}\n");
+        if (shared.Count > 0)
+            y.Append("  - {name: t_unified, family: ue, buckets: ").Append(buckets).Append(", features: [")
+             .Append(string.Join(", ", shared.Select(f => f.Name))).Append("]}\n");
+        string tables = y.ToString();
+        long bytes = model.WeightBytes(tables, null)!.Value;
+        return new MethodSolution(true, tables, null,
+            [SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", shared.Count), SuiteModel.P("bucket_cap", cap.Value)], bytes, null);
     }
 }
