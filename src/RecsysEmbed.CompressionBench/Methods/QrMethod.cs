@@ -24,11 +24,14 @@ public sealed class QrMethod : ICompressionMethod
             long c = Collisions(f.Cardinality, cap);
             return (f.Cardinality + c - 1) / c + c;
         });
-        long? cap = SuiteModel.LargestFitting(2, model.Sparse.Max(f => f.Cardinality), t => Rows(t) * rowBytes <= budgetBytes);
-        // Rows(T) is not strictly monotone (the quotient table grows as T shrinks): step down until the planner agrees.
+        // Per split feature Rows ~ T + n / T, smallest at T = sqrt(n) and increasing above it: search T from
+        // sqrt(largest n), where fewer remainder rows would only grow the quotient tables.
+        long maxN = model.Sparse.Max(f => f.Cardinality);
+        long? cap = SuiteModel.LargestFitting(Math.Max(2, (long)Math.Ceiling(Math.Sqrt(maxN))), maxN, t => Rows(t) * rowBytes <= budgetBytes);
+        // Rounding makes Rows(T) only nearly monotone: step down until the planner agrees.
         while (cap is { } t && t > 2 && model.WeightBytes(Tables(t), null)!.Value > budgetBytes) cap = t - Math.Max(1, t / 100);
         if (cap is null || model.WeightBytes(Tables(cap.Value), null)!.Value > budgetBytes)
-            return MethodSolution.Unreachable($"even a remainder cap of 2 rows per feature takes more than the budget of {budgetBytes:N0} bytes");
+            return MethodSolution.Unreachable($"even the smallest split (a remainder cap of about sqrt(n) rows) takes more than the budget of {budgetBytes:N0} bytes");
         string tables = Tables(cap.Value);
         long bytes = model.WeightBytes(tables, null)!.Value;
         return new MethodSolution(true, tables, null,
