@@ -31,10 +31,14 @@ public sealed record SuiteDataset(string TrainPath, string EvalPath, IReadOnlyLi
             {
                 long evalRows = Math.Max(1, (long)Math.Round(rows * options.EvalFraction / (1 - options.EvalFraction)));
                 log.WriteLine($"generating {rows + evalRows:N0} synthetic Criteo-schema rows (seed {options.Seed}) ...");
-                var result = new SyntheticCtrGenerator(new SyntheticOptions { Schema = SyntheticSchemaKind.Criteo, Rows = rows + evalRows, Seed = options.Seed, Threads = options.Threads })
+                var result = new SyntheticCtrGenerator(new SyntheticOptions
+                    {
+                        Schema = SyntheticSchemaKind.Criteo, Rows = rows + evalRows, Seed = options.Seed, Threads = options.Threads, HeldOutRows = evalRows,
+                    })
                     .GenerateFile(all);
-                bestAuc = result.BestAuc;
-                log.WriteLine($"  CTR {result.Ctr:F4}; best achievable AUC {result.BestAuc:F4}");
+                // The cells are scored on the held-out tail, so the best achievable is reported over the same rows.
+                bestAuc = result.BestHeldOutAuc;
+                log.WriteLine($"  CTR {result.Ctr:F4}; best achievable AUC {result.BestHeldOutAuc:F4} on the held-out rows ({result.BestAuc:F4} on all)");
                 trainRows = rows;
             }
             else
