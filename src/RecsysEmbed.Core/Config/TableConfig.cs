@@ -65,7 +65,10 @@ public enum MixedDimensionMode
     PowerLaw,
     /// <summary>Width given outright.</summary>
     Fixed,
-    /// <summary>Within-feature: the HotRows most frequent ids get HotDim, the rest TailDim.</summary>
+    /// <summary>
+    /// Within-feature: the HotRows most frequent ids get HotDim, the rest TailDim; with TailBuckets the rest share
+    /// that many TailDim rows by hash instead of one row each.
+    /// </summary>
     HotTail,
 }
 
@@ -74,7 +77,8 @@ public enum MixedDimensionMode
 /// embedding_dim) every stored width is projected up to.
 /// </summary>
 public sealed record MdTableConfig(string Name, string Source, IReadOnlyList<string> Features, int Dim, MixedDimensionMode Mode,
-                                   double Alpha = 0, int MinDim = 4, int StoredDim = 0, long HotRows = 0, int HotDim = 0, int TailDim = 0)
+                                   double Alpha = 0, int MinDim = 4, int StoredDim = 0, long HotRows = 0, int HotDim = 0, int TailDim = 0,
+                                   long? TailBuckets = null)
     : TableConfig(Name, Source, Features, Dim)
 {
     public override string Family => "md";

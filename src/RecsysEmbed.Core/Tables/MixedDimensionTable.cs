@@ -6,8 +6,11 @@ using RecsysEmbed.Core.Optimizers;
 
 namespace RecsysEmbed.Core.Tables;
 
-/// <summary>A block of a mixed-dimension table: Rows ids (by frequency rank) stored with Dim floats each.</summary>
-public sealed record MixedDimensionBlock(long Rows, int Dim);
+/// <summary>
+/// A block of a mixed-dimension table: Rows ids (by frequency rank) stored with Dim floats each. A hashed block
+/// (the last one only) is instead Rows buckets that every id past the exact blocks hashes into.
+/// </summary>
+public sealed record MixedDimensionBlock(long Rows, int Dim, bool Hashed = false);
 
 /// <summary>
 /// Mixed-dimension embeddings (Ginart et al., 2021). A feature's ids, ordered by frequency rank, are cut into blocks;
@@ -17,6 +20,12 @@ public sealed record MixedDimensionBlock(long Rows, int Dim);
 /// <code>
 ///   ranks [0, H)    -> hot block  E_0: H x d_0      -> e P_0   (d_0 x D)
 ///   ranks [H, n)    -> tail block E_1: (n-H) x d_1  -> e P_1   (d_1 x D)
+/// </code>
+/// With a hashed tail (<see cref="MixedDimensionBlock.Hashed"/> on the last block) the exact blocks hold the head of
+/// ranks [0, H) one row each and every other id, whatever its value, shares the tail's B buckets:
+/// <code>
+///   ranks [0, H)    -> hot block  E_0: H x d_0      -> e P_0
+///   any other id v  -> tail block E_1: B x d_1, row Bucket(v, seed) -> e P_1
 /// </code>
 /// Pooling is linear, so a bag is pooled per block in the small width first and projected once.
 /// The rank of an id is the id itself when ids are frequency-ranked indices (the default; ids &gt;= n are hashed
@@ -41,10 +50,7 @@ public sealed unsafe class MixedDimensionTable : EmbeddingTableBase
                                IReadOnlyDictionary<long, long>? hotRanks = null)
         : base(name, [(feature.Name, feature.Pooling, outputDim)])
     {
-        if (blocks.Count == 0) ThrowHelper.Argument(nameof(blocks), $"table '{name}' needs at least one block.");
-        long total = blocks.Sum(b => b.Rows);
-        if (total != cardinality)
-            ThrowHelper.Argument(nameof(blocks), $"table '{name}': blocks hold {total} rows but the cardinality is {cardinality}.");
+        HashedTail = CheckBlocks(name, cardinality, blocks);
         if (hotRanks != null)
         {
             // A negative rank would address a row before block 0's storage.
@@ -87,7 +93,36 @@ public sealed unsafe class MixedDimensionTable : EmbeddingTableBase
         _gradPooled = new float[_pooledOffset[^1]];
     }
 
+    /// <summary>
+    /// Checks that the blocks cover the cardinality: exactly, or, when the last block is hashed, the exact blocks
+    /// leave a non-empty tail for it. Returns whether the tail is hashed.
+    /// </summary>
+    internal static bool CheckBlocks(string name, long cardinality, IReadOnlyList<MixedDimensionBlock> blocks)
+    {
+        if (blocks.Count == 0) ThrowHelper.Argument(nameof(blocks), $"table '{name}' needs at least one block.");
+        for (int k = 0; k < blocks.Count - 1; k++)
+        {
+            if (blocks[k].Hashed) ThrowHelper.Argument(nameof(blocks), $"table '{name}': only the last block can be hashed, block {k} is.");
+        }
+        bool hashed = blocks[^1].Hashed;
+        if (!hashed)
+        {
+            long total = blocks.Sum(b => b.Rows);
+            if (total != cardinality)
+                ThrowHelper.Argument(nameof(blocks), $"table '{name}': blocks hold {total} rows but the cardinality is {cardinality}.");
+            return false;
+        }
+        if (blocks.Count < 2) ThrowHelper.Argument(nameof(blocks), $"table '{name}': a hashed tail needs an exact block before it.");
+        if (blocks[^1].Rows < 1) ThrowHelper.OutOfRange(nameof(blocks), blocks[^1].Rows, $"table '{name}': the hashed tail needs at least one bucket.");
+        long exact = blocks.Take(blocks.Count - 1).Sum(b => b.Rows);
+        if (exact >= cardinality)
+            ThrowHelper.Argument(nameof(blocks), $"table '{name}': the exact blocks hold {exact} rows, leaving no tail of the cardinality {cardinality} to hash.");
+        return true;
+    }
+
     public override string Family => "md";
+    /// <summary>Whether ids past the exact blocks share the last block's buckets by hash.</summary>
+    public bool HashedTail { get; }
     public long Cardinality { get; }
     public int OutputDim { get; }
     public IReadOnlyList<EmbeddingMatrix> Blocks => _blocks;
@@ -105,6 +140,15 @@ public sealed unsafe class MixedDimensionTable : EmbeddingTableBase
                 int last = _blocks.Length - 1;
                 return (last, BucketHash.Bucket(id, _overflowSeed, _blocks[last].Rows));
             }
+        }
+        else if (HashedTail)
+        {
+            if (id >= _blockStart[^2])
+            {
+                int last = _blocks.Length - 1;
+                return (last, BucketHash.Bucket(id, _overflowSeed, _blocks[last].Rows));
+            }
+            rank = id;
         }
         else
         {

@@ -64,6 +64,7 @@ internal static class EmbeddingPlanner
                 long rows = Cardinality();
                 MixedDimensionBlock[] blocks = md.Mode switch
                 {
+                    MixedDimensionMode.HotTail when md.TailBuckets is { } tailBuckets => [new(md.HotRows, md.HotDim), new(tailBuckets, md.TailDim, Hashed: true)],
                     MixedDimensionMode.HotTail => [new(md.HotRows, md.HotDim), new(rows - md.HotRows, md.TailDim)],
                     MixedDimensionMode.Fixed => [new(rows, md.StoredDim)],
                     _ => [new(rows, mdWidths[md])],

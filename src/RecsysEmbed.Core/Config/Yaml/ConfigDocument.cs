@@ -70,6 +70,7 @@ internal sealed class TableDocument
     public long? HotRows { get; set; }
     public int? HotDim { get; set; }
     public int? TailDim { get; set; }
+    public long? TailBuckets { get; set; }
     // ue
     public int? Chunks { get; set; }
     // lp

@@ -155,7 +155,7 @@ internal static class ConfigValidator
         ["full"] = [],
         ["hash"] = ["buckets", "budget", "budget_share", "hashes", "combine"],
         ["qr"] = ["collisions", "partitions", "radices", "combine"],
-        ["md"] = ["alpha", "min_dim", "hot_rows", "hot_dim", "tail_dim"],
+        ["md"] = ["alpha", "min_dim", "hot_rows", "hot_dim", "tail_dim", "tail_buckets"],
         ["ue"] = ["buckets", "budget", "budget_share", "chunks"],
         ["lp"] = ["precision", "buckets"],
         ["tt"] = ["rank"],
@@ -166,7 +166,7 @@ internal static class ConfigValidator
     [
         ("buckets", t.Buckets), ("budget", t.Budget), ("budget_share", t.BudgetShare), ("hashes", t.Hashes), ("combine", t.Combine),
         ("collisions", t.Collisions), ("partitions", t.Partitions), ("radices", t.Radices),
-        ("alpha", t.Alpha), ("min_dim", t.MinDim), ("hot_rows", t.HotRows), ("hot_dim", t.HotDim), ("tail_dim", t.TailDim),
+        ("alpha", t.Alpha), ("min_dim", t.MinDim), ("hot_rows", t.HotRows), ("hot_dim", t.HotDim), ("tail_dim", t.TailDim), ("tail_buckets", t.TailBuckets),
         ("chunks", t.Chunks), ("precision", t.Precision), ("rank", t.Rank), ("size", t.Size), ("block", t.Block),
     ];
 
@@ -388,8 +388,11 @@ internal static class ConfigValidator
                 throw ConfigException.Invalid(path + ".hot_rows", hot, $"must be in [1, cardinality - 1 = {cardinality - 1}] so both blocks have rows");
             int tail = Width(t.TailDim ?? throw ConfigException.Missing(path + ".tail_dim", "hot_rows needs the width of the tail block"), "tail_dim");
             int hotDim = t.HotDim is { } h ? Width(h, "hot_dim") : e;
-            return new MdTableConfig(name, path, features, e, MixedDimensionMode.HotTail, HotRows: hot, HotDim: hotDim, TailDim: tail);
+            if (t.TailBuckets is { } buckets && buckets < 1)
+                throw ConfigException.Invalid(path + ".tail_buckets", buckets, "the hashed tail needs at least 1 bucket");
+            return new MdTableConfig(name, path, features, e, MixedDimensionMode.HotTail, HotRows: hot, HotDim: hotDim, TailDim: tail, TailBuckets: t.TailBuckets);
         }
+        if (t.TailBuckets is not null) throw ConfigException.Invalid(path + ".tail_buckets", t.TailBuckets, "tail_buckets applies with hot_rows only (it hashes the tail past the hot block)");
         if (t.HotDim is not null) throw ConfigException.Invalid(path + ".hot_dim", t.HotDim, "hot_dim applies with hot_rows only");
         if (t.TailDim is not null) throw ConfigException.Invalid(path + ".tail_dim", t.TailDim, "tail_dim applies with hot_rows only");
         if (t.Alpha is { } alpha)

@@ -10,6 +10,7 @@ namespace RecsysEmbed.Core.Tables.Addressing;
 /// <code>
 ///   id -> rank -> block k, row r  -> rows [ b_k[r], proj_k[0], ..., proj_k[d_k - 1] ]  -> b_k[r] · proj_k
 /// </code>
+/// With a hashed tail, an id past the exact blocks reads row Bucket(id, seed) of the tail block, as the table does.
 /// </summary>
 public sealed unsafe class MixedDimensionAddressing : RowAddressingBase
 {
@@ -19,12 +20,12 @@ public sealed unsafe class MixedDimensionAddressing : RowAddressingBase
     private readonly int[] _blockDim;
     private readonly long _cardinality;
     private readonly int _outputDim;
+    private readonly bool _hashedTail;
 
     public MixedDimensionAddressing(string tableName, FeatureSlot feature, long cardinality, IReadOnlyList<MixedDimensionBlock> blocks, int outputDim, ulong seed)
         : base(tableName, "md", [feature], ShapesOf(tableName, blocks, outputDim))
     {
-        if (blocks.Sum(b => b.Rows) != cardinality)
-            ThrowHelper.Argument(nameof(blocks), $"table '{tableName}': blocks hold {blocks.Sum(b => b.Rows)} rows but the cardinality is {cardinality}.");
+        _hashedTail = MixedDimensionTable.CheckBlocks(tableName, cardinality, blocks);
         _cardinality = cardinality;
         _outputDim = outputDim;
         OverflowSeed = BucketHash.DeriveSeed(seed, 2000);
@@ -61,13 +62,25 @@ public sealed unsafe class MixedDimensionAddressing : RowAddressingBase
     {
         Slot(feature);
         CheckNonNegative(id);
-        long rank = id < _cardinality ? id : BucketHash.Bucket(id, OverflowSeed, _cardinality);
-        int k = 0;
-        while (rank >= _blockStart[k + 1]) k++;
+        int k;
+        long row;
+        int last = _blockDim.Length - 1;
+        if (_hashedTail && id >= _blockStart[last])
+        {
+            k = last;
+            row = BucketHash.Bucket(id, OverflowSeed, _blockStart[last + 1] - _blockStart[last]);
+        }
+        else
+        {
+            long rank = _hashedTail || id < _cardinality ? id : BucketHash.Bucket(id, OverflowSeed, _cardinality);
+            k = 0;
+            while (rank >= _blockStart[k + 1]) k++;
+            row = rank - _blockStart[k];
+        }
         int p = _projectionMatrix[k];
         int count = p < 0 ? 1 : 1 + _blockDim[k];
         CheckRoom(nameof(rows), count, rows.Length);
-        rows[0] = new PhysicalRow(_blockMatrix[k], rank - _blockStart[k]);
+        rows[0] = new PhysicalRow(_blockMatrix[k], row);
         for (int r = 1; r < count; r++) rows[r] = new PhysicalRow(p, r - 1);
         return count;
     }
