@@ -84,9 +84,57 @@ public sealed class BudgetSolverTests
     public void Md_TinyBudgetIsUnreachableWithAReason()
     {
         var model = Model();
-        var s = new MdMethod().Solve(model, model.FullWeightBytes / 1000);
+        // Under 2 full rows per feature: not even a hot row, the tail projection and one bucket fit.
+        var s = new MdMethod().Solve(model, model.Sparse.Count * model.Dim * 4L);
         Assert.False(s.Reachable);
-        Assert.Contains("narrowest widths", s.Reason);
+        Assert.Contains("narrowest power-law widths", s.Reason);
+        Assert.Contains("hashed tail", s.Reason);
+    }
+
+    [Fact]
+    public void Md_UsesPowerLawWhileItFits()
+    {
+        var model = Model();
+        var s = new MdMethod().Solve(model, model.FullWeightBytes / 4);
+        Assert.True(s.Reachable);
+        Assert.Contains("variant=power_law", s.ParameterText);
+    }
+
+    [Theory]
+    [InlineData(1.0 / 16)]
+    [InlineData(1.0 / 64)]
+    [InlineData(1.0 / 1000)]
+    public void Md_ReachesSmallBudgetsWithAHashedTailAndTheLargestCapThatFits(double budget)
+    {
+        var model = Model();
+        long budgetBytes = (long)(budget * model.FullWeightBytes);
+        // 1-wide rows for every id (the power law's floor, before its projections) already take these budgets.
+        Assert.True(model.Sparse.Sum(f => f.Cardinality) * 4 >= budgetBytes);
+        var s = new MdMethod().Solve(model, budgetBytes);
+        Assert.True(s.Reachable, s.Reason);
+        Assert.Contains("variant=hot_hashed_tail", s.ParameterText);
+        long cap = long.Parse(s.Parameters.Single(p => p.Key == "bucket_cap").Value);
+        var plan = model.Plan(s.TablesYaml, null);
+        Assert.True(plan.Total.WeightBytes <= budgetBytes);
+        foreach (var f in model.Sparse)
+        {
+            var table = plan.TableOf(f.Name);
+            if (f.Cardinality <= cap)
+            {
+                Assert.Equal("full", table.Family);
+                continue;
+            }
+            // Capped: exact hot block at full width, hashed narrow tail, within T full rows of bytes.
+            var md = Assert.IsType<RecsysEmbed.Core.Config.Planning.MdTablePlan>(table);
+            Assert.Equal(2, md.Blocks.Count);
+            Assert.Equal(model.Dim, md.Blocks[0].Dim);
+            Assert.True(md.Blocks[1].Hashed);
+            Assert.True(md.Blocks[1].Dim < model.Dim);
+            Assert.InRange(md.Memory.WeightBytes, 1, cap * model.Dim * 4);
+        }
+        // One more in the cap would be over the budget by the same full-row bound.
+        long bigger = model.Sparse.Sum(f => Math.Min(f.Cardinality, cap + 1)) * model.Dim * 4;
+        Assert.True(bigger > budgetBytes, $"cap {cap} + 1 would still fit ({bigger} <= {budgetBytes})");
     }
 
     [Fact]

@@ -250,6 +250,11 @@ public class ConfigValidationTests
         Fails(Model("default_table: {family: md, hot_rows: 50, tail_dim: 4}", one), "default_table.hot_rows", "50 is invalid", "cardinality - 1 = 49");
         Fails(Model("default_table: {family: md, hot_rows: 10}", one), "default_table.tail_dim", "missing");
         Fails(Model("default_table: {family: md, alpha: 0.3, min_dim: 9}", one), "default_table.min_dim", "9 is invalid");
+        Fails(Model("default_table: {family: md, hot_rows: 10, tail_dim: 4, tail_buckets: 0}", one), "default_table.tail_buckets", "0 is invalid", "at least 1 bucket");
+        Fails(Model("tables:\n  - {name: m, family: md, features: [a], hot_rows: 10, tail_dim: 4, tail_buckets: -3}", one), "tables[0].tail_buckets", "-3 is invalid");
+        Fails(Model("default_table: {family: md, alpha: 0.3, tail_buckets: 100}", one), "default_table.tail_buckets", "100 is invalid", "hot_rows only");
+        Fails(Model("default_table: {family: md, dim: 4, tail_buckets: 100}", one), "default_table.tail_buckets", "100 is invalid", "hot_rows only");
+        Fails(Model("default_table: {family: full, tail_buckets: 100}", one), "default_table.tail_buckets");
     }
 
     [Fact]

@@ -17,6 +17,7 @@ public class EmbeddingPlanTests
         { "qr collisions, partitions, radices", "tables:\n  - {name: q1, family: qr, features: [a], collisions: 7, combine: add}\n  - {name: q2, family: qr, features: [b], partitions: 3, combine: concat}\ndefault_table: {family: hash, buckets: 9}" },
         { "qr radices mult", "tables:\n  - {name: q, family: qr, features: [a, b], radices: [10, 20, 5]}\ndefault_table: {family: ue, buckets: 64}" },
         { "md power law, fixed, hot/tail", "tables:\n  - {name: m1, family: md, features: [a], alpha: 0.5}\n  - {name: m2, family: md, features: [b], hot_rows: 100, hot_dim: 8, tail_dim: 2}\n  - {name: m3, family: md, features: [a2], dim: 4}\ndefault_table: {family: hash, buckets: 5}" },
+        { "md hot/tail with a hashed tail", "tables:\n  - {name: m1, family: md, features: [a], hot_rows: 20, tail_dim: 2, tail_buckets: 33}\n  - {name: m2, family: md, features: [b], hot_rows: 5, hot_dim: 8, tail_dim: 8, tail_buckets: 1}\ndefault_table: {family: hash, buckets: 5}" },
         { "lp fp16 and hashed int8, tt", "tables:\n  - {name: l1, family: lp, features: [a]}\n  - {name: l2, family: lp, precision: int8, buckets: 64, features: [a2]}\n  - {name: t1, family: tt, rank: 3, features: [b], dim: 12}\ndefault_table: {family: hash, buckets: 5}" },
         { "robe size and budget share", "tables:\n  - {name: r1, family: robe, size: 333, block: 4, features: [a, b]}\ndefault_table: {family: robe, budget_share: 2}" },
         { "ue chunks", "tables:\n  - name: u1\n    family: ue\n    buckets: 300\n    chunks: 2\n    features: [a, {name: b, chunks: 3}, d]\ndefault_table: {family: ue, budget: 4KiB}" },
@@ -119,6 +120,20 @@ public class EmbeddingPlanTests
         var md = (MdTablePlan)plan.Tables[0];
         Assert.Equal([new MixedDimensionBlock(100, 8), new MixedDimensionBlock(900, 2)], md.Blocks);
         Assert.Equal(["m.b0", "m.b1", "m.proj1"], md.Matrices.Select(m => m.Name));
+    }
+
+    [Fact]
+    public void HashedTailMixedDimension_SizesTheTailByItsBuckets()
+    {
+        var plan = Plan(Model("tables:\n  - {name: m, family: md, features: [b], hot_rows: 100, tail_dim: 2, tail_buckets: 37}\ndefault_table: {family: hash, buckets: 5}"));
+        var md = (MdTablePlan)plan.Tables[0];
+        Assert.Equal([new MixedDimensionBlock(100, 8), new MixedDimensionBlock(37, 2, Hashed: true)], md.Blocks);
+        Assert.Equal(1000, md.Cardinality);
+        // 100 x 8 hot + 37 x 2 tail + the 2 x 8 projection, whatever the cardinality.
+        Assert.Equal((100 * 8 + 37 * 2 + 2 * 8) * sizeof(float), md.Memory.WeightBytes);
+        using var table = (MixedDimensionTable)md.Build();
+        Assert.True(table.HashedTail);
+        Assert.Equal(md.Memory.WeightBytes, table.Memory.WeightBytes);
     }
 
     [Fact]

@@ -9,10 +9,10 @@ namespace RecsysEmbed.Tests.Tables;
 /// </summary>
 public sealed class FamilyAutogradTests
 {
-    public static readonly string[] Variants = ["full", "hash-k1", "hash-k2-sum", "hash-k2-concat", "md-proj", "md-noproj", "md-hot-tail", "md-hot-ranks", "qr-add", "qr-mult", "qr-concat", "qr-3way-mult", "qr-3way-concat", "robe-z4", "robe-z1", "tt", "tt-rank1", "ue"];
+    public static readonly string[] Variants = ["full", "hash-k1", "hash-k2-sum", "hash-k2-concat", "md-proj", "md-noproj", "md-hot-tail", "md-hot-ranks", "md-hashed-tail", "qr-add", "qr-mult", "qr-concat", "qr-3way-mult", "qr-3way-concat", "robe-z4", "robe-z1", "tt", "tt-rank1", "ue"];
 
     /// <summary>Variants whose gradient is also checked against central finite differences.</summary>
-    public static readonly string[] FiniteDifferenceVariants = ["md-hot-tail", "md-proj", "qr-mult", "qr-3way-mult", "qr-add", "robe-z4", "robe-z1", "tt", "tt-rank1"];
+    public static readonly string[] FiniteDifferenceVariants = ["md-hot-tail", "md-hashed-tail", "md-proj", "qr-mult", "qr-3way-mult", "qr-add", "robe-z4", "robe-z1", "tt", "tt-rank1"];
 
     public static TheoryData<string, PoolingMode, bool> Pooled => AutogradChecks.PoolingMatrix(Variants);
     public static TheoryData<string> Each => new(Variants);

@@ -216,4 +216,71 @@ public class MixedDimensionPropertyTests
         Assert.Equal(-1L, ex.ActualValue);
         Assert.Contains("6", ex.Message);
     }
+
+    [Fact]
+    public void Locate_WithHashedTailKeepsTheHeadExactAndSpreadsEveryOtherIdOverTheBuckets()
+    {
+        const long n = 100_000, hot = 50, buckets = 64;
+        MixedDimensionBlock[] blocks = [new(hot, 16), new(buckets, 4, Hashed: true)];
+        using var table = new MixedDimensionTable("t", new TableFeature("C1"), n, blocks, 16, Sgd, seed: 11);
+        using var same = new MixedDimensionTable("t", new TableFeature("C1"), n, blocks, 16, Sgd, seed: 11);
+        using var other = new MixedDimensionTable("t", new TableFeature("C1"), n, blocks, 16, Sgd, seed: 12);
+        for (long id = 0; id < hot; id++) Assert.Equal((0, id), table.Locate(id));
+
+        var rng = new Random(4);
+        var used = new int[buckets];
+        int moved = 0;
+        const int draws = 20_000;
+        for (int i = 0; i < draws; i++)
+        {
+            // Tail ids below and far above the cardinality alike.
+            long id = i % 2 == 0 ? rng.NextInt64(hot, n) : rng.NextInt64(n, long.MaxValue);
+            var (block, row) = table.Locate(id);
+            Assert.Equal(1, block);
+            Assert.InRange(row, 0, buckets - 1);
+            Assert.Equal((block, row), same.Locate(id));  // deterministic for a seed
+            if (other.Locate(id).Row != row) moved++;
+            used[row]++;
+        }
+        // The hash spreads the tail: every bucket is used, none holds more than twice its share.
+        Assert.All(used, c => Assert.InRange(c, 1, 2 * draws / buckets));
+        // Another table seed hashes differently (1 / 64 of ids keep their bucket by chance).
+        Assert.True(moved > draws * 0.9, $"only {moved} of {draws} ids moved bucket under another seed");
+    }
+
+    [Fact]
+    public void HashedTail_CollidingIdsShareARowAndTrainIt()
+    {
+        const long n = 1000, hot = 10;
+        using var table = new MixedDimensionTable("t", new TableFeature("C1"), n, [new(hot, 8), new(3, 4, Hashed: true)], 8, Sgd);
+        table.Blocks[1].SetWeights(TableCases.RandomArray(new Random(1), 12));
+        // Among 4 tail ids two share one of 3 buckets.
+        long[] tail = [20, 21, 22, 23];
+        var rows = tail.Select(id => table.Locate(id).Row).ToArray();
+        int a = 0, b = 1;
+        for (int i = 0; i < 4; i++)
+            for (int j = i + 1; j < 4; j++)
+                if (rows[i] == rows[j]) (a, b) = (i, j);
+        Assert.Equal(rows[a], rows[b]);
+        var outA = new float[8];
+        var outB = new float[8];
+        table.Lookup(0, [tail[a]], outA);
+        table.Lookup(0, [tail[b]], outB);
+        Assert.Equal(outA, outB);
+        Assert.Contains(outA, v => v != 0);
+    }
+
+    [Fact]
+    public void Constructor_RejectsAHashedBlockThatIsNotALastTail()
+    {
+        Assert.Throws<ArgumentException>(() => new MixedDimensionTable("t", new TableFeature("C1"), 10,
+            [new MixedDimensionBlock(4, 8, Hashed: true), new MixedDimensionBlock(6, 4)], 8, Sgd));
+        Assert.Throws<ArgumentException>(() => new MixedDimensionTable("t", new TableFeature("C1"), 10,
+            [new MixedDimensionBlock(4, 8, Hashed: true)], 8, Sgd));
+        var ex = Assert.Throws<ArgumentException>(() => new MixedDimensionTable("t", new TableFeature("C1"), 10,
+            [new MixedDimensionBlock(10, 8), new MixedDimensionBlock(4, 4, Hashed: true)], 8, Sgd));
+        Assert.Contains("no tail", ex.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MixedDimensionTable("t", new TableFeature("C1"), 10,
+            [new MixedDimensionBlock(4, 8), new MixedDimensionBlock(0, 4, Hashed: true)], 8, Sgd));
+    }
 }

@@ -23,6 +23,7 @@ public class RowAddressingTests
         "{name: t, family: qr, features: [a, b], collisions: 5, combine: concat}",
         "{name: t, family: md, features: [a], hot_rows: 10, hot_dim: 8, tail_dim: 4}",
         "{name: t, family: md, features: [a], dim: 4}",
+        "{name: t, family: md, features: [a], hot_rows: 10, hot_dim: 8, tail_dim: 4, tail_buckets: 7}",
         "{name: t, family: ue, features: [{name: a, chunks: 2}, b], buckets: 41}",
     };
 

@@ -57,7 +57,7 @@ internal static class TableCases
         "full",
         "hash-k1", "hash-k2-sum", "hash-k2-concat",
         "qr-add", "qr-mult", "qr-concat", "qr-3way-mult", "qr-3way-concat",
-        "md-proj", "md-noproj", "md-hot-tail", "md-hot-ranks",
+        "md-proj", "md-noproj", "md-hot-tail", "md-hot-ranks", "md-hashed-tail",
         "ue",
         "tt", "tt-rank1", "robe-z4", "robe-z1",
     ];
@@ -97,6 +97,8 @@ internal static class TableCases
             // Hot ids from a measured index (ranks); unlisted ids and ranks past the hot block go to the tail by hash.
             "md-hot-ranks" => Md(new MixedDimensionTable("md", one[0], MdCardinality, [new(10, 12), new(MdCardinality - 10, 5)], 12, optimizer,
                                                           hotRanks: HotRanks), rng),
+            // Hot block exact, every other id (ids >= cardinality too) hashed into 37 narrow tail buckets.
+            "md-hashed-tail" => Md(new MixedDimensionTable("md", one[0], MdCardinality, [new(24, 16), new(37, 4, Hashed: true)], 16, optimizer, seed: 5), rng),
             "ue" => Unified(new UnifiedTable("ue", [new UnifiedFeature("f0", 2, pooling), new UnifiedFeature("f1", 1, pooling)], buckets: 61, dim: 8, optimizer), rng),
             // TT: 300 ids over 7 x 7 x 7 rows, dim 12 = 2 x 2 x 3; ids >= 300 hashed in first.
             "tt" => TensorTrain(new TensorTrainTable("tt", one, QrCardinality, 12, 3, optimizer), rng),

@@ -8,7 +8,7 @@ namespace RecsysEmbed.Tests.Tables;
 /// <summary>Small tables of every family, a batch for each, and bit-exact snapshots of a table's trainable state.</summary>
 internal static class TableFamilies
 {
-    public static readonly string[] Names = ["full", "hash", "qr", "qr-mul", "md", "ue", "lp-fp16", "lp-int8", "tt", "robe"];
+    public static readonly string[] Names = ["full", "hash", "qr", "qr-mul", "md", "md-hashed", "ue", "lp-fp16", "lp-int8", "tt", "robe"];
 
     public static TheoryData<string> All
     {
@@ -35,6 +35,7 @@ internal static class TableFamilies
             "qr" => new QuotientRemainderTable("qr", two, Cardinality, 4, [4, 5], QrCombine.Add, opt, init: init),
             "qr-mul" => new QuotientRemainderTable("qr-mul", two, Cardinality, 4, [3, 3, 3], QrCombine.Multiply, opt, init: init),
             "md" => new MixedDimensionTable("md", new TableFeature("C1"), Cardinality, [new MixedDimensionBlock(5, 8), new MixedDimensionBlock(15, 4)], 8, opt, init: init),
+            "md-hashed" => new MixedDimensionTable("md", new TableFeature("C1"), Cardinality, [new MixedDimensionBlock(5, 8), new MixedDimensionBlock(7, 4, Hashed: true)], 8, opt, seed: 3, init: init),
             "ue" => new UnifiedTable("ue", [new UnifiedFeature("C1", Chunks: 2), new UnifiedFeature("C2", Pooling: PoolingMode.Mean)], 16, 4, opt, seed: 9, init: init),
             "lp-fp16" => new LowPrecisionTable("lp", two, Cardinality, 4, RowPrecision.Fp16, opt, init: init),
             "lp-int8" => new LowPrecisionTable("lp", two, 8, 4, RowPrecision.Int8, opt, hashed: true, seed: 5, init: init),

@@ -28,7 +28,7 @@ public sealed class ThreadDeterminismTests
     public static TheoryData<string, SparseOptimizerKind> Cases()
     {
         var data = new TheoryData<string, SparseOptimizerKind>();
-        foreach (string family in new[] { "full", "hash", "qr", "qr-mult", "md", "ue", "lp", "tt", "robe" })
+        foreach (string family in new[] { "full", "hash", "qr", "qr-mult", "md", "md-hashed", "ue", "lp", "tt", "robe" })
         {
             data.Add(family, SparseOptimizerKind.Adam);
             data.Add(family, SparseOptimizerKind.RowWiseAdagrad);
@@ -44,6 +44,7 @@ public sealed class ThreadDeterminismTests
         "qr" => new QuotientRemainderTable("qr", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], IdRange, 16, [2048, 2], QrCombine.Add, opt),
         "qr-mult" => new QuotientRemainderTable("qr", [new TableFeature("a")], IdRange, 16, [2048, 2], QrCombine.Multiply, opt),
         "md" => new MixedDimensionTable("md", new TableFeature("a", PoolingMode.Mean), IdRange, [new(256, 32), new(IdRange - 256, 8)], 32, opt),
+        "md-hashed" => new MixedDimensionTable("md", new TableFeature("a", PoolingMode.Mean), IdRange, [new(256, 32), new(500, 8, Hashed: true)], 32, opt),
         "ue" => new UnifiedTable("ue", [new UnifiedFeature("a", 2), new UnifiedFeature("b", 1, PoolingMode.Mean)], 4096, 16, opt),
         "lp" => new LowPrecisionTable("lp", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], IdRange, 16, RowPrecision.Int8, opt),
         "tt" => new TensorTrainTable("tt", [new TableFeature("a"), new TableFeature("b", PoolingMode.Mean)], IdRange, 16, 4, opt),
