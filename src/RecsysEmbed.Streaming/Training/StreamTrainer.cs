@@ -112,6 +112,9 @@ public sealed class StreamTrainer : IDisposable
         config.EnableAutoOffsetStore = false;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
         config.EnablePartitionEof = false;
+        // Only the timestamp (freshness) besides key and value: marshalling the topic name and headers of every
+        // message costs more than parsing it. The topic is known (options.Topic).
+        if (config.Get("dotnet.consumer.consume.result.fields") is null) config.ConsumeResultFields = "timestamp";
         config.ReconnectBackoffMs ??= 100;
         config.ReconnectBackoffMaxMs ??= 5_000;
         // Cooperative (incremental) rebalancing: only the partitions that move are revoked, and the revoke comes once
@@ -196,7 +199,7 @@ public sealed class StreamTrainer : IDisposable
         }
         catch (MalformedStreamRecordException e)
         {
-            _deadLetters!.Send(record, e.Field, e.Message);
+            _deadLetters!.Send(record, _options.Topic, e.Field, e.Message);
             block.DeadLettered++;
             Emit(StreamEventKind.DeadLetter, $"dead letter: partition {record.Partition.Value} offset {offset}: {e.Message}");
         }
