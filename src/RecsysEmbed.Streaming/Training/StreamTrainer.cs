@@ -231,7 +231,7 @@ public sealed class StreamTrainer : IDisposable
         block.Advance();
         if (n > 0)
         {
-            Emit(StreamEventKind.Batch, "", verbose: true);
+            Emit(StreamEventKind.Batch, "");
             if (_options.CheckpointEveryBatches > 0 && _run.Batches - _batchesAtCheckpoint >= _options.CheckpointEveryBatches) Checkpoint("every");
         }
     }
@@ -304,7 +304,7 @@ public sealed class StreamTrainer : IDisposable
         _freshness.Published(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _trainedAtPublication = _state.Trained;
         _sincePublication.Restart();
-        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model", verbose: true);
+        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model");
     }
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
@@ -373,7 +373,7 @@ public sealed class StreamTrainer : IDisposable
         {
             _outage = Stopwatch.StartNew();
             _outages++;
-            Emit(StreamEventKind.Outage, $"broker outage: {e.Reason}; retrying with backoff (reconnect {100} ms .. 5 s), nothing is lost");
+            Emit(StreamEventKind.Outage, $"broker outage: {e.Reason}; retrying with backoff (reconnect 100 ms .. 5 s), nothing is lost");
         }
     }
 
@@ -405,7 +405,7 @@ public sealed class StreamTrainer : IDisposable
         };
     }
 
-    private void Emit(StreamEventKind kind, string message, bool verbose = false) =>
+    private void Emit(StreamEventKind kind, string message) =>
         _onEvent?.Invoke(new StreamEvent(kind, message, _run.Batches, _state.Accounted));
 
     private static string Offsets(IEnumerable<KeyValuePair<int, long>> offsets) =>
