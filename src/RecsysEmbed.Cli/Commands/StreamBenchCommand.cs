@@ -31,7 +31,7 @@ internal static class StreamBenchCommand
         var rows = new Option<long>("--rows") { Description = "Synthetic Criteo-schema rows.", DefaultValueFactory = _ => 200_000 };
         var config = new Option<string?>("--config") { Description = "Model config (default: the embedded configs/criteo-ue.yaml)." };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 2048 };
-        var partitions = new Option<int>("--partitions") { DefaultValueFactory = _ => 8 };
+        var partitions = new Option<int>("--partitions") { Description = "Partitions of the topics (the mock keeps ~5 MiB, ~12k records, in each).", DefaultValueFactory = _ => 32 };
         var rate = new Option<double>("--rate") { Description = "Producer rate of the live run, records/s.", DefaultValueFactory = _ => 15_000 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("stream", "Stream trainer samples/s vs offline training (same model, batch size, run), consumer path records/s, and freshness.")
@@ -64,7 +64,7 @@ internal static class StreamBenchCommand
             kafka.CreateTopic("updates", partitions);
             using var endpoint = KafkaEndpoint.ForEmbedded(kafka);
             // The mock keeps ~5 MiB per partition: pre-fill only what fits (with margin), so nothing is dropped.
-            long fill = Math.Min(rows, partitions * 9_000L);
+            long fill = Math.Min(rows, partitions * 8_000L);
             ReplayReport produced;
             using (var reader = CtrReaders.Open(path, "criteo", new CtrReaderOptions(), null))
                 produced = ReplayProducer.Run(reader, endpoint, new ReplayOptions { Topic = "bench", KeyField = "C3", MaxRecords = fill });
@@ -73,8 +73,14 @@ internal static class StreamBenchCommand
             output.WriteLine($"producer       {produced.RecordsPerSecond,12:N0} records/s ({produced.Acknowledged:N0} acknowledged, {available:N0} kept by the broker)");
             fill = available;
 
-            var consumer = ConsumerPath(endpoint, "bench", partitions, fill, batchSize);
-            output.WriteLine($"consumer path  {consumer,12:N0} records/s (consume + validate + parse into batches of {batchSize})");
+            // Alternating, to see order effects: consume only, consume + parse, consume only again.
+            var consumeOnly = ConsumerPath(endpoint, "bench", partitions, fill, batchSize, parse: false);
+            var consumer = ConsumerPath(endpoint, "bench", partitions, fill, batchSize, parse: true);
+            var consumeOnlyAgain = ConsumerPath(endpoint, "bench", partitions, fill, batchSize, parse: false);
+            var consumerAgain = ConsumerPath(endpoint, "bench", partitions, fill, batchSize, parse: true);
+            output.WriteLine($"consume only   {consumeOnly,12:N0} records/s, again after the parse pass {consumeOnlyAgain:N0} (Confluent.Kafka consumer, byte[] values)");
+            output.WriteLine($"consumer path  {consumer,12:N0} records/s, again {consumerAgain:N0} (consume + validate + parse into batches of {batchSize})");
+            output.WriteLine($"parse only     {ParseOnly(endpoint, "bench", partitions, Math.Min(fill, 50_000), batchSize),12:N0} records/s (validate + parse of values already in memory)");
 
             StreamTrainerReport stream;
             string ckpt = Path.Combine(dir, "ckpt-stream");
@@ -128,25 +134,51 @@ internal static class StreamBenchCommand
         return sum;
     }
 
-    // Consume every record of the topic, validate and parse it into batches of B (what the trainer does before training).
-    private static double ConsumerPath(KafkaEndpoint endpoint, string topic, int partitions, long records, int batchSize)
+    private static double ParseOnly(KafkaEndpoint endpoint, string topic, int partitions, long records, int batchSize)
+    {
+        var config = endpoint.ConsumerConfig($"parse-only-{Guid.NewGuid():N}");
+        config.EnableAutoCommit = false;
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = new List<byte[]>();
+        while (values.Count < records) if (consumer.Consume(1000) is { } r) values.Add(r.Message.Value);
+        var builder = new CtrBatchBuilder(DatasetSchema.Criteo);
+        CtrBatch? batch = null;
+        var clock = Stopwatch.StartNew();
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (var v in values)
+            {
+                ImpressionCodec.Decode(v, 13, 26, 1 << 16, builder);
+                if (builder.SampleCount == batchSize) batch = builder.Build(batch);
+            }
+        }
+        return 3.0 * values.Count / clock.Elapsed.TotalSeconds;
+    }
+
+    // Consume every record of the topic, optionally validating and parsing it into batches of B (what the trainer does
+    // before training). The clock starts at the first record, so connection set-up and the first fetch are excluded.
+    private static double ConsumerPath(KafkaEndpoint endpoint, string topic, int partitions, long records, int batchSize, bool parse)
     {
         var config = endpoint.ConsumerConfig($"consumer-path-{Guid.NewGuid():N}");
         config.EnableAutoCommit = false;
+        config.ConsumeResultFields = "timestamp"; // as the trainer: no per-message topic string or headers
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var builder = new CtrBatchBuilder(DatasetSchema.Criteo);
         CtrBatch? batch = null;
         long seen = 0;
-        var clock = Stopwatch.StartNew();
+        Stopwatch? clock = null;
         while (seen < records)
         {
             var r = consumer.Consume(1000);
             if (r is null) continue;
-            ImpressionCodec.Decode(r.Message.Value, 13, 26, 1 << 16, builder);
+            clock ??= Stopwatch.StartNew();
             seen++;
+            if (!parse) continue;
+            ImpressionCodec.Decode(r.Message.Value, 13, 26, 1 << 16, builder);
             if (builder.SampleCount == batchSize) batch = builder.Build(batch);
         }
-        return seen / clock.Elapsed.TotalSeconds;
+        return (seen - 1) / clock!.Elapsed.TotalSeconds;
     }
 }

@@ -112,7 +112,7 @@ internal static class StreamCommand
         var threads = new Option<int>("--threads") { Description = "Threads (1: deterministic).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var trackIds = new Option<bool>("--track-ids") { Description = "Keep every trained record id in the checkpoints (exactly-once audits)." };
         var events = new Option<bool>("--events") { Description = "Print every event (batch, checkpoint, ...) on stdout, one line each." };
-        var metricsOut = new Option<string?>("--metrics-out") { Description = "Write the final metrics as JSON to this file." };
+        var metricsOut = new Option<string?>("--metrics-out") { Description = "Keep the metrics (online AUC, log loss, counts, freshness, ...) as JSON in this file, rewritten after every checkpoint and at the end." };
         var json = new Option<bool>("--json") { Description = "Print the final report as one JSON object on stdout." };
         var command = new Command("train", "Train online from a topic: progressive metrics, checkpoints with offsets (exactly-once resume), dead letters, update publication.")
         {
@@ -141,8 +141,8 @@ internal static class StreamCommand
                     StopAfterRecords = p.GetValue(stopAfter), Threads = p.GetValue(threads), TrackRecordIds = p.GetValue(trackIds),
                 };
                 bool printEvents = p.GetValue(events);
-                var report = StreamRunner.Train(model, endpoint, options, stdout, stderr, printEvents, stop.Token);
-                if (p.GetValue(metricsOut) is { } file) File.WriteAllText(file, JsonSerializer.Serialize(report, SummaryJson.Options));
+                var report = StreamRunner.Train(model, endpoint, options, stdout, stderr, printEvents, stop.Token, p.GetValue(metricsOut));
+                if (p.GetValue(metricsOut) is { } file) StreamRunner.WriteMetrics(report, file);
                 if (p.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, SummaryJson.Compact));
                 else StreamRunner.WriteReport(report, stdout);
                 return 0;
@@ -195,7 +195,7 @@ internal static class StreamCommand
 internal static class StreamRunner
 {
     public static StreamTrainerReport Train(ModelConfig model, KafkaEndpoint endpoint, StreamTrainerOptions options, TextWriter stdout, TextWriter stderr,
-                                            bool printEvents, CancellationToken cancel)
+                                            bool printEvents, CancellationToken cancel, string? metricsOut = null)
     {
         StreamTrainer? trainer = null;
         var last = DateTime.UtcNow;
@@ -210,6 +210,7 @@ internal static class StreamRunner
             {
                 stderr.WriteLine(e.Message);
             }
+            if (trainer is not null && metricsOut is not null && e.Kind == StreamEventKind.Checkpoint) WriteMetrics(trainer.Report(), metricsOut);
             if (trainer is not null && e.Kind == StreamEventKind.Batch && (DateTime.UtcNow - last).TotalSeconds >= 5)
             {
                 last = DateTime.UtcNow;
@@ -219,6 +220,14 @@ internal static class StreamRunner
         }
         trainer = new StreamTrainer(model, endpoint, options, OnEvent);
         using (trainer) return trainer.Run(cancel);
+    }
+
+    /// <summary>Replaces the metrics file atomically (write a temp file, rename), so a reader never sees half a file.</summary>
+    public static void WriteMetrics(StreamTrainerReport report, string path)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(report, SummaryJson.Options));
+        File.Move(temp, path, overwrite: true);
     }
 
     public static void WriteReport(StreamTrainerReport r, TextWriter output)

@@ -89,10 +89,12 @@ public static class ReplayProducer
         };
         using var lagProbe = options.LagGroup is null ? null : new ConsumerBuilder<Ignore, Ignore>(endpoint.ConsumerConfig(options.LagGroup)).Build();
 
+        long sent = 0;
+        long InFlight() { lock (gate) return sent - acked - failed; }
         var clock = Stopwatch.StartNew();
         var builder = reader.CreateBuilder();
         CtrBatch? batch = null;
-        long sent = 0, lagWaits = 0, nextId = options.FirstRecordId, lastProgress = 0;
+        long lagWaits = 0, nextId = options.FirstRecordId, lastProgress = 0;
         var buffer = new byte[1 << 16];
         while (!cancel.IsCancellationRequested && (options.MaxRecords is not { } max || sent < max)
                && reader.TryReadBatch(builder, 4096, out batch, batch))
@@ -112,7 +114,8 @@ public static class ReplayProducer
                 }
                 if (options.MaxLag is { } maxLag && sent % 256 == 0)
                 {
-                    while (!cancel.IsCancellationRequested && Lag(lagProbe!, options.Topic, ends, starts, gate) > maxLag)
+                    // Records still in flight (not acknowledged, partition unknown to us yet) count against every partition.
+                    while (!cancel.IsCancellationRequested && Lag(lagProbe!, options.Topic, ends, starts, gate) + InFlight() > maxLag)
                     {
                         lagWaits++;
                         producer.Poll(TimeSpan.FromMilliseconds(20)); // deliveries advance `ends` meanwhile

@@ -110,8 +110,13 @@ public static class ImpressionCodec
         {
             if (value.Length < at + 2) throw new MalformedStreamRecordException($"sparse[{f}]", "record truncated before the id count.");
             int n = BinaryPrimitives.ReadUInt16LittleEndian(value[at..]);
-            at += 2 + 8 * n;
-            if (value.Length < at) throw new MalformedStreamRecordException($"sparse[{f}]", $"record truncated inside its {n} ids.");
+            at += 2;
+            if (value.Length < at + 8 * n) throw new MalformedStreamRecordException($"sparse[{f}]", $"record truncated inside its {n} ids.");
+            for (int i = 0; i < n; i++, at += 8)
+            {
+                long id = BinaryPrimitives.ReadInt64LittleEndian(value[at..]);
+                if (id < 0) throw new MalformedStreamRecordException($"sparse[{f}]", $"id {id} is negative.");
+            }
         }
         if (at != value.Length) throw new MalformedStreamRecordException("value", $"{value.Length - at} trailing bytes after the last feature.");
         return recordId;

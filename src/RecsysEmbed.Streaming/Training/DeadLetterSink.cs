@@ -27,13 +27,13 @@ internal sealed class DeadLetterSink(ProducerConfig config, string topic) : IDis
         public const string SourceOffset = "source.offset";
     }
 
-    public void Send(ConsumeResult<byte[]?, byte[]?> source, string field, string error)
+    public void Send(ConsumeResult<byte[]?, byte[]?> source, string sourceTopic, string field, string error)
     {
         var headers = new Confluent.Kafka.Headers
         {
             { Headers.Error, Encoding.UTF8.GetBytes(error) },
             { Headers.Field, Encoding.UTF8.GetBytes(field) },
-            { Headers.SourceTopic, Encoding.UTF8.GetBytes(source.Topic) },
+            { Headers.SourceTopic, Encoding.UTF8.GetBytes(sourceTopic) },
             { Headers.SourcePartition, Encoding.UTF8.GetBytes(source.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
             { Headers.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
         };

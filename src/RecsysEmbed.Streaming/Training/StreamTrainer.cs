@@ -112,6 +112,9 @@ public sealed class StreamTrainer : IDisposable
         config.EnableAutoOffsetStore = false;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
         config.EnablePartitionEof = false;
+        // Only the timestamp (freshness) besides key and value: marshalling the topic name and headers of every
+        // message costs more than parsing it. The topic is known (options.Topic).
+        if (config.Get("dotnet.consumer.consume.result.fields") is null) config.ConsumeResultFields = "timestamp";
         config.ReconnectBackoffMs ??= 100;
         config.ReconnectBackoffMaxMs ??= 5_000;
         // Cooperative (incremental) rebalancing: only the partitions that move are revoked, and the revoke comes once
@@ -196,7 +199,7 @@ public sealed class StreamTrainer : IDisposable
         }
         catch (MalformedStreamRecordException e)
         {
-            _deadLetters!.Send(record, e.Field, e.Message);
+            _deadLetters!.Send(record, _options.Topic, e.Field, e.Message);
             block.DeadLettered++;
             Emit(StreamEventKind.DeadLetter, $"dead letter: partition {record.Partition.Value} offset {offset}: {e.Message}");
         }
@@ -228,7 +231,7 @@ public sealed class StreamTrainer : IDisposable
         block.Advance();
         if (n > 0)
         {
-            Emit(StreamEventKind.Batch, "", verbose: true);
+            Emit(StreamEventKind.Batch, "");
             if (_options.CheckpointEveryBatches > 0 && _run.Batches - _batchesAtCheckpoint >= _options.CheckpointEveryBatches) Checkpoint("every");
         }
     }
@@ -301,7 +304,7 @@ public sealed class StreamTrainer : IDisposable
         _freshness.Published(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _trainedAtPublication = _state.Trained;
         _sincePublication.Restart();
-        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model", verbose: true);
+        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model");
     }
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
@@ -370,7 +373,7 @@ public sealed class StreamTrainer : IDisposable
         {
             _outage = Stopwatch.StartNew();
             _outages++;
-            Emit(StreamEventKind.Outage, $"broker outage: {e.Reason}; retrying with backoff (reconnect {100} ms .. 5 s), nothing is lost");
+            Emit(StreamEventKind.Outage, $"broker outage: {e.Reason}; retrying with backoff (reconnect 100 ms .. 5 s), nothing is lost");
         }
     }
 
@@ -402,7 +405,7 @@ public sealed class StreamTrainer : IDisposable
         };
     }
 
-    private void Emit(StreamEventKind kind, string message, bool verbose = false) =>
+    private void Emit(StreamEventKind kind, string message) =>
         _onEvent?.Invoke(new StreamEvent(kind, message, _run.Batches, _state.Accounted));
 
     private static string Offsets(IEnumerable<KeyValuePair<int, long>> offsets) =>

@@ -61,3 +61,25 @@ public sealed class StreamCommandTests : IDisposable
         Assert.StartsWith("error:", stderr.ToString());
     }
 }
+
+public sealed class OnlineQuickstartTests : IDisposable
+{
+    private readonly StreamFixture _f = new(rows: 10);
+
+    public void Dispose() => _f.Dispose();
+
+    [Fact]
+    public void Quickstart_RunsOnline_AndReportsProducedTrainedDeadLetteredAndFreshness()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["quickstart", "--rows", "3000", "--eval-rows", "500", "--config", _f.ConfigPath, "--dir", _f.NewDir("qs"),
+                                "--threads", "1", "--malformed", "7"], stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        string output = stdout.ToString();
+        Assert.Contains("3,000 records produced (+7 malformed), 3,000 trained, 7 dead-lettered, 0 lost", output);
+        Assert.Contains("online metrics (progressive validation): AUC", output);
+        Assert.Contains("held-out (500)", output);
+        Assert.Matches(@"freshness \(record produced -> its rows published\): p50 \d+ ms, p99 \d+ ms", output);
+    }
+}
