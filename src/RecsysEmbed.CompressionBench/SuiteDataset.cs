@@ -44,10 +44,10 @@ public sealed record SuiteDataset(string TrainPath, string EvalPath, IReadOnlyLi
             else
             {
                 File.Copy(options.Data, all, overwrite: true);
-                long lines = CountLines(all);
+                long lines = LineFiles.CountLines(all);
                 trainRows = Math.Max(1, (long)Math.Round(lines * (1 - options.EvalFraction)));
             }
-            SplitLines(all, trainRows, train, eval);
+            LineFiles.SplitLines(all, trainRows, train, eval);
             File.Delete(all);
         }
         else
@@ -94,40 +94,5 @@ public sealed record SuiteDataset(string TrainPath, string EvalPath, IReadOnlyLi
             }
         }
         return (dense, sparse.Select((n, f) => new SuiteFeature(n, Math.Max(1, distinct![f].Count))).ToArray(), counts[0], counts[1]);
-    }
-
-    private static long CountLines(string path)
-    {
-        long lines = 0;
-        using var input = File.OpenRead(path);
-        var buffer = new byte[1 << 20];
-        int n;
-        while ((n = input.Read(buffer, 0, buffer.Length)) > 0) lines += buffer.AsSpan(0, n).Count((byte)'\n');
-        return lines;
-    }
-
-    // The first `firstLines` lines of `source` go to `head`, the rest to `tail`, streaming.
-    private static void SplitLines(string source, long firstLines, string head, string tail)
-    {
-        using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        using (var output = new FileStream(head, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            long lines = 0;
-            var buffer = new byte[1 << 20];
-            while (lines < firstLines)
-            {
-                int n = input.Read(buffer, 0, buffer.Length);
-                if (n == 0) break;
-                int cut = n;
-                for (int i = 0; i < n; i++)
-                {
-                    if (buffer[i] == (byte)'\n' && ++lines == firstLines) { cut = i + 1; break; }
-                }
-                output.Write(buffer, 0, cut);
-                if (cut < n) input.Seek(cut - n, SeekOrigin.Current);
-            }
-        }
-        using var rest = new FileStream(tail, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        input.CopyTo(rest);
     }
 }

@@ -43,7 +43,7 @@ internal static class OnlineQuickstart
         using var endpoint = KafkaEndpoint.ForEmbedded(kafka);
         stderr.WriteLine($"embedded Kafka at {kafka.BootstrapServers}: topics {Topic} ({Partitions} partitions), {Topic}.dlq, {UpdateTopic}");
 
-        long rows = CountLines(trainPath);
+        long rows = LineFiles.CountLines(trainPath);
         int batch = config.Training.BatchSize;
         // The broker keeps ~5 MiB per partition (~12k records of ~400 B): the producer waits while the trainer's
         // committed offsets trail by more than this, which covers a checkpoint interval plus partial batches.
@@ -110,14 +110,4 @@ internal static class OnlineQuickstart
         full_table_weight_bytes = r.FullTableWeightBytes,
         wall_seconds = r.WallSeconds,
     }, SummaryJson.Compact);
-
-    private static long CountLines(string path)
-    {
-        long lines = 0;
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        var buffer = new byte[1 << 20];
-        int n;
-        while ((n = stream.Read(buffer, 0, buffer.Length)) > 0) lines += buffer.AsSpan(0, n).Count((byte)'\n');
-        return lines;
-    }
 }

@@ -1,3 +1,4 @@
+using RecsysEmbed.Data.Readers;
 using System.CommandLine;
 using System.Text.Json;
 using RecsysEmbed.Core.Config;
@@ -70,7 +71,7 @@ internal static class QuickstartCommand
             var generated = new SyntheticCtrGenerator(new SyntheticOptions { Schema = SyntheticSchemaKind.Criteo, Rows = rows + evalRows, Seed = seed, Threads = threads })
                 .GenerateFile(all);
             string train = Path.Combine(work, "train.tsv"), eval = Path.Combine(work, "eval.tsv");
-            SplitLines(all, rows, train, eval);
+            LineFiles.SplitLines(all, rows, train, eval);
             File.Delete(all);
             stderr.WriteLine($"  {generated.RowsPerSecond:N0} rows/s; CTR {generated.Ctr:F4}; best achievable AUC {generated.BestAuc:F4} (from the true probabilities)");
             if (online)
@@ -105,30 +106,5 @@ internal static class QuickstartCommand
             ?? throw new InvalidOperationException("embedded config criteo-ue.yaml is missing from the build.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
-    }
-
-    // Copies the first `firstLines` lines of `source` to `head` and the rest to `tail`, streaming.
-    private static void SplitLines(string source, long firstLines, string head, string tail)
-    {
-        using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        using (var output = new FileStream(head, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            long lines = 0;
-            var buffer = new byte[1 << 20];
-            while (lines < firstLines)
-            {
-                int n = input.Read(buffer, 0, buffer.Length);
-                if (n == 0) break;
-                int cut = n;
-                for (int i = 0; i < n; i++)
-                {
-                    if (buffer[i] == (byte)'\n' && ++lines == firstLines) { cut = i + 1; break; }
-                }
-                output.Write(buffer, 0, cut);
-                if (cut < n) input.Seek(cut - n, SeekOrigin.Current);
-            }
-        }
-        using var rest = new FileStream(tail, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        input.CopyTo(rest);
     }
 }
