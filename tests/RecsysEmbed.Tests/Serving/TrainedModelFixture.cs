@@ -5,6 +5,7 @@ using RecsysEmbed.Data.Readers;
 using RecsysEmbed.Data.Synthetic;
 using RecsysEmbed.Training;
 using RecsysEmbed.Training.Checkpoints;
+using RecsysEmbed.Tests.TestData;
 
 namespace RecsysEmbed.Tests.Serving;
 
@@ -15,37 +16,11 @@ namespace RecsysEmbed.Tests.Serving;
 /// </summary>
 public sealed class TrainedModelFixture : IDisposable
 {
-    public const string Yaml = """
+    public static readonly string Yaml = $$"""
         name: serving-tiny
-        dense_features: [I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13]
+        {{CriteoTestSchema.DenseFeatures}}
         embedding_dim: 8
-        sparse_features:
-          - {name: C1, cardinality: 400}
-          - {name: C2, cardinality: 400, pooling: mean}
-          - {name: C3, cardinality: 400}
-          - {name: C4}
-          - {name: C5}
-          - {name: C6}
-          - {name: C7}
-          - {name: C8}
-          - {name: C9}
-          - {name: C10}
-          - {name: C11}
-          - {name: C12}
-          - {name: C13}
-          - {name: C14}
-          - {name: C15}
-          - {name: C16}
-          - {name: C17}
-          - {name: C18}
-          - {name: C19}
-          - {name: C20}
-          - {name: C21}
-          - {name: C22}
-          - {name: C23}
-          - {name: C24}
-          - {name: C25}
-          - {name: C26}
+        {{CriteoTestSchema.SparseFeatures(("C1", "cardinality: 400"), ("C2", "cardinality: 400, pooling: mean"), ("C3", "cardinality: 400"))}}
         tables:
           - {name: t_full, family: full, features: [C1]}
           - {name: t_qr, family: qr, features: [C2], collisions: 4, combine: mult}

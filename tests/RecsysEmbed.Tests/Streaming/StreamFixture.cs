@@ -7,6 +7,7 @@ using RecsysEmbed.Streaming.Producing;
 using RecsysEmbed.Streaming.Training;
 using RecsysEmbed.Training;
 using RecsysEmbed.Training.Checkpoints;
+using RecsysEmbed.Tests.TestData;
 
 namespace RecsysEmbed.Tests.Streaming;
 
@@ -17,37 +18,11 @@ internal sealed class StreamFixture : IDisposable
     public static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(120);
 
     // 26 Criteo features over a small unified table plus one full table; tiny MLPs, so a step costs little.
-    public const string Yaml = """
+    public static readonly string Yaml = $$"""
         name: tiny-stream
-        dense_features: [I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13]
+        {{CriteoTestSchema.DenseFeatures}}
         embedding_dim: 4
-        sparse_features:
-          - {name: C1, cardinality: 2000}
-          - {name: C2}
-          - {name: C3}
-          - {name: C4}
-          - {name: C5}
-          - {name: C6}
-          - {name: C7}
-          - {name: C8}
-          - {name: C9}
-          - {name: C10}
-          - {name: C11}
-          - {name: C12}
-          - {name: C13}
-          - {name: C14}
-          - {name: C15}
-          - {name: C16}
-          - {name: C17}
-          - {name: C18}
-          - {name: C19}
-          - {name: C20}
-          - {name: C21}
-          - {name: C22}
-          - {name: C23}
-          - {name: C24}
-          - {name: C25}
-          - {name: C26}
+        {{CriteoTestSchema.SparseFeatures(("C1", "cardinality: 2000"))}}
         tables:
           - {name: c1, family: full, features: [C1]}
         default_table: {family: ue, buckets: 2048}
