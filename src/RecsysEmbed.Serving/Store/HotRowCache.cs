@@ -28,12 +28,11 @@ public sealed unsafe class HotRowCache : IDisposable
     private const long EmptyKey = -1;
 
     private byte* _memory;
-    private readonly long _bucketMask;
-    private readonly int _shift;
+    private readonly long _buckets;
     private readonly int _wayBytes;
     private readonly int _bucketBytes;
 
-    /// <param name="budgetBytes">Memory for the table; rounded down to a power-of-two number of buckets (at least 2).</param>
+    /// <param name="budgetBytes">Memory for the table; rounded down to whole buckets (at least 2).</param>
     /// <param name="dim">Widest row (floats) it holds; narrower rows use the start of a way.</param>
     public HotRowCache(long budgetBytes, int dim)
     {
@@ -44,9 +43,7 @@ public sealed unsafe class HotRowCache : IDisposable
         long buckets = budgetBytes / _bucketBytes;
         if (buckets < 2)
             throw new ArgumentOutOfRangeException(nameof(budgetBytes), budgetBytes, $"--hot-cache: {budgetBytes} bytes is below the {2 * _bucketBytes} bytes of the smallest cache for rows of {dim} floats.");
-        buckets = (long)System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)buckets + 1) / 2; // floor to a power of two
-        _bucketMask = buckets - 1;
-        _shift = 64 - System.Numerics.BitOperations.Log2((ulong)buckets);
+        _buckets = buckets;
         Bytes = buckets * _bucketBytes;
         _memory = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
         NativeMemory.Clear(_memory, (nuint)Bytes);
@@ -62,15 +59,17 @@ public sealed unsafe class HotRowCache : IDisposable
     /// <summary>Memory the table takes.</summary>
     public long Bytes { get; }
     /// <summary>Rows it can hold.</summary>
-    public long Capacity => (_bucketMask + 1) * Ways;
+    public long Capacity => _buckets * Ways;
 
     /// <summary>Bytes a cache needs per row of <paramref name="dim"/> floats (header share included).</summary>
     public static long BytesPerRow(int dim) => ((HeaderBytes + Ways * ((sizeof(long) + dim * sizeof(float) + 7) & ~7) + 63) & ~63) / Ways;
 
     private long* Bucket(long key)
     {
+        // Fibonacci hashing, then the high half of h * buckets maps it onto any bucket count (no power of two needed).
         ulong h = (ulong)key * 0x9E3779B97F4A7C15UL;
-        return (long*)(_memory + (long)(h >> _shift) * _bucketBytes);
+        ulong index = Math.BigMul(h, (ulong)_buckets, out _);
+        return (long*)(_memory + (long)index * _bucketBytes);
     }
 
     private byte* Way(long* bucket, int way) => (byte*)bucket + HeaderBytes + way * _wayBytes;
@@ -134,9 +133,11 @@ public sealed unsafe class HotRowCache : IDisposable
     /// <summary>
     /// Caches a row just read from the store, if its bucket has not changed since <see cref="TryRead"/> gave
     /// <paramref name="token"/> (else an update may have come in between: the read may be stale; skip). Replaces an
-    /// empty way, else the bucket's ways in turn.
+    /// empty way, else (only when <paramref name="mayEvict"/>) the bucket's ways in turn. Callers admit evicting fills
+    /// with a small probability, so a row must miss a few times before it displaces a cached one: one-off rows of the
+    /// long tail rarely push out hot ones.
     /// </summary>
-    public bool TryFill(long key, long token, ReadOnlySpan<float> values, long version)
+    public bool TryFill(long key, long token, ReadOnlySpan<float> values, long version, bool mayEvict = true)
     {
         if (token < 0 || values.Length > Dim) return false;
         long* bucket = Bucket(key);
@@ -149,6 +150,11 @@ public sealed unsafe class HotRowCache : IDisposable
             return false;
         }
         for (int w = 0; w < Ways && way < 0; w++) if (bucket[1 + w] == EmptyKey) way = w;
+        if (way < 0 && !mayEvict)
+        {
+            Volatile.Write(ref bucket[0], token + 2);
+            return false;
+        }
         if (way < 0) way = (int)(bucket[1 + Ways]++ & (Ways - 1));
         Write(bucket, way, key, values, version);
         Volatile.Write(ref bucket[0], token + 2);
@@ -183,7 +189,7 @@ public sealed unsafe class HotRowCache : IDisposable
     /// <summary>Drops every entry (after a bulk load rewrote the store underneath); in-flight fills are refused.</summary>
     public void Clear()
     {
-        for (long b = 0; b <= _bucketMask; b++)
+        for (long b = 0; b < _buckets; b++)
         {
             long* bucket = (long*)(_memory + b * _bucketBytes);
             long seq = Lock(bucket);

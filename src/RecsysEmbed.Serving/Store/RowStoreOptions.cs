@@ -29,7 +29,7 @@ public sealed record RowStoreOptions
     /// <summary>
     /// Memory for the hot-row cache in front of FASTER (decoded fp32 rows, filled on read misses, kept coherent with
     /// every store write; see <see cref="HotRowCache"/>); 0 turns it off. Costs <see cref="HotRowCache.BytesPerRow"/>
-    /// per cached row (88 B at dim 16, 280 B at dim 64).
+    /// per cached row (96 B at dim 16, 288 B at dim 64).
     /// </summary>
     public long HotCacheBytes { get; init; }
 

@@ -37,6 +37,9 @@ public sealed unsafe class RowStoreSession : IDisposable
     private int[] _missOffset = new int[64];
     private long[] _missToken = new long[64];
     private float[] _decoded = new float[64];
+    private ulong _random = (ulong)Environment.TickCount64 | 1;
+    /// <summary>A miss whose bucket is full replaces a cached row with probability 1 / this (frequency-biased admission).</summary>
+    internal const int EvictOneIn = 4;
 
     /// <summary>
     /// Cache first; the misses are read from FASTER in one batch (one epoch entry, none when every row hits), then
@@ -109,7 +112,12 @@ public sealed unsafe class RowStoreSession : IDisposable
             int i = _missAt[j];
             if (versions[i] < 0) continue;
             var m = catalog[matrices[i]];
-            cache.TryFill(FasterRowStore.Key(m.Id, rows[i]), _missToken[j], values.Slice(_missOffset[j], m.Dim), versions[i]);
+            // Admission: a fill may evict with probability 1/EvictOneIn (this session's xorshift; no shared state).
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            bool mayEvict = _random % EvictOneIn == 0;
+            cache.TryFill(FasterRowStore.Key(m.Id, rows[i]), _missToken[j], values.Slice(_missOffset[j], m.Dim), versions[i], mayEvict);
         }
     }
 
