@@ -28,7 +28,7 @@ public class HotCacheLookupBench
     [Params(RequestMix.Zipf, RequestMix.Uniform, RequestMix.Replay1024)]
     public RequestMix Mix;
 
-    private const int Pool = 1 << 16;     // distinct requests, walked in order
+    private const int Pool = 1 << 18;     // distinct requests, walked in order (several seconds of lookups before a repeat)
     private const int PerInvoke = 4096;
     private string _dir = null!;
     private FasterRowStore _store = null!;
@@ -63,7 +63,8 @@ public class HotCacheLookupBench
         var shape = new LoadShape(26, 1_000_000) { Zipf = Mix == RequestMix.Zipf };
         var zipf = shape.Zipf ? shape.DrawZipf(Pool, 1) : null;
         // Replay1024: ServingLookupBench's mix (1,024 uniform requests replayed: their ~26k rows stay in the CPU caches).
-        _raw = Enumerable.Range(0, Pool).Select(i => Mix == RequestMix.Replay1024 && i >= 1024 ? null! : Enumerable.Range(0, 26).Select(f => LoadShape.Value(zipf is null ? random.Next(shape.Cardinality) : zipf[f][i])).ToArray()).ToArray();
+        var table = shape.Values(); // one string per value, as the load generator uses them
+        _raw = Enumerable.Range(0, Pool).Select(i => Mix == RequestMix.Replay1024 && i >= 1024 ? null! : Enumerable.Range(0, 26).Select(f => table[zipf is null ? random.Next(shape.Cardinality) : zipf[f][i]]).ToArray()).ToArray();
         if (Mix == RequestMix.Replay1024) for (int i = 1024; i < Pool; i++) _raw[i] = _raw[i % 1024];
         _output = new float[26 * 16];
         // Warm the cache with one pass over the pool (as a running server would be).

@@ -58,7 +58,7 @@ public static class LoadGenerator
         var errors = new Dictionary<string, long>[callers];
         var calls = new long[callers];
         var table = shape.Values();
-        const int ringLength = 1 << 18;
+        const int ringLength = 1 << 20; // requests before a caller's skewed stream repeats (5-7 s at the in-process rates seen here)
         int[][]? rings = shape.Zipf ? shape.DrawZipf(ringLength, options.Seed) : null; // before the clock starts
         long duration = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
         long begin = Stopwatch.GetTimestamp();
