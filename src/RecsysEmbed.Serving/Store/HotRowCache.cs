@@ -82,10 +82,11 @@ public sealed unsafe class HotRowCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(long key, Span<float> destination, out long version, out long token)
     {
-        token = ReadBegin(key);
+        long* bucket = Bucket(key);
+        token = ReadBegin(bucket);
         version = -1;
-        if (token < 0 || !ReadCopy(key, destination, out long v)) return false;
-        if (!ReadValidate(key, token))
+        if (token < 0 || !ReadCopy(bucket, key, destination, out long v)) return false;
+        if (!ReadValidate(bucket, token))
         {
             token = -1;
             return false;
@@ -95,20 +96,22 @@ public sealed unsafe class HotRowCache : IDisposable
     }
 
     // TryRead's three steps, apart so a test can put a write between them.
+    internal long ReadBegin(long key) => ReadBegin(Bucket(key));
+    internal bool ReadCopy(long key, Span<float> destination, out long version) => ReadCopy(Bucket(key), key, destination, out version);
+    internal bool ReadValidate(long key, long seq) => ReadValidate(Bucket(key), seq);
 
     /// <summary>The bucket's seq if no writer holds it, else -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal long ReadBegin(long key)
+    private static long ReadBegin(long* bucket)
     {
-        long seq = Volatile.Read(ref Bucket(key)[0]);
+        long seq = Volatile.Read(ref bucket[0]);
         return (seq & 1) == 0 ? seq : -1;
     }
 
-    /// <summary>Copies the key's row if the bucket holds it (unvalidated: may be torn until <see cref="ReadValidate"/>).</summary>
+    /// <summary>Copies the key's row if the bucket holds it (unvalidated: may be torn until <see cref="ReadValidate(long*, long)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool ReadCopy(long key, Span<float> destination, out long version)
+    private bool ReadCopy(long* bucket, long key, Span<float> destination, out long version)
     {
-        long* bucket = Bucket(key);
         for (int w = 0; w < Ways; w++)
         {
             if (bucket[1 + w] != key) continue;
@@ -121,13 +124,13 @@ public sealed unsafe class HotRowCache : IDisposable
         return false;
     }
 
-    /// <summary>True when no write touched the bucket since <see cref="ReadBegin"/> returned <paramref name="seq"/>.</summary>
+    /// <summary>True when no write touched the bucket since the read began with <paramref name="seq"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool ReadValidate(long key, long seq)
+    private static bool ReadValidate(long* bucket, long seq)
     {
         // The copy must complete before seq is re-read (a full fence; x64 keeps load order, the JIT need not).
         Interlocked.MemoryBarrier();
-        return Volatile.Read(ref Bucket(key)[0]) == seq;
+        return Volatile.Read(ref bucket[0]) == seq;
     }
 
     /// <summary>
