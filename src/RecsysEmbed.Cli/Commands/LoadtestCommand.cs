@@ -22,7 +22,7 @@ internal static class LoadtestCommand
 {
     public static Command Create()
     {
-        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port or inproc (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port, inproc or inproc-cached (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
         var features = new Option<int>("--features") { Description = "Features per request (C1..CF), one value each.", DefaultValueFactory = _ => 26 };
         var cardinality = new Option<int>("--cardinality") { Description = "Distinct values per feature the requests draw from.", DefaultValueFactory = _ => 10_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers.", DefaultValueFactory = _ => 16 };
@@ -35,6 +35,8 @@ internal static class LoadtestCommand
         var model = new Option<string?>("--model") { Description = "Training checkpoint directory (inproc target, freshness)." };
         var config = new Option<string?>("--config") { Description = "Model config YAML (inproc target, freshness)." };
         var memory = new Option<string>("--memory") { Description = "inproc: memory of the store's hybrid log.", DefaultValueFactory = _ => "256MiB" };
+        var hotCache = new Option<string>("--hot-cache") { Description = "inproc-cached: memory of the hot-row cache in front of FASTER.", DefaultValueFactory = _ => "64MiB" };
+        var zipf = new Option<bool>("--zipf") { Description = "Draw values power-law skewed as the synthetic generator does (exponents 1.05..1.40 per feature) instead of uniformly." };
         var freshness = new Option<int>("--freshness") { Description = "Freshness probes through --updates-topic (needs a grpc target, --model, --config).", DefaultValueFactory = _ => 0 };
         var freshnessFeature = new Option<string>("--freshness-feature") { Description = "Feature whose fresh values the probes update.", DefaultValueFactory = _ => "C1" };
         var topic = new Option<string?>("--updates-topic") { Description = "Update topic the service follows." };
@@ -42,7 +44,7 @@ internal static class LoadtestCommand
         var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
         var command = new Command("loadtest", "Load-test the lookup service (gRPC, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
         {
-            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, redisFill, model, config, memory, freshness, freshnessFeature, topic, bootstrap, json,
+            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
         };
         command.SetAction(p =>
         {
@@ -50,7 +52,7 @@ internal static class LoadtestCommand
             var stderr = p.InvocationConfiguration.Error;
             try
             {
-                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality));
+                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality)) { Zipf = p.GetValue(zipf) };
                 if (shape.Features < 1) throw new FormatException($"--features: {shape.Features} must be >= 1.");
                 if (shape.Cardinality < 1) throw new FormatException($"--cardinality: {shape.Cardinality} must be >= 1.");
                 if (p.GetValue(duration) <= 0) throw new FormatException($"--duration: {p.GetValue(duration)} must be > 0.");
@@ -61,8 +63,9 @@ internal static class LoadtestCommand
                 };
                 string? key = p.GetValue(apiKeyFile) is { } f ? File.ReadAllText(f).Trim() : null;
                 if (!ByteSize.TryParse(p.GetValue(memory), out long memoryBytes)) throw new FormatException($"--memory: '{p.GetValue(memory)}' is not a size.");
+                if (!ByteSize.TryParse(p.GetValue(hotCache), out long hotCacheBytes) || hotCacheBytes <= 0) throw new FormatException($"--hot-cache: '{p.GetValue(hotCache)}' is not a positive size.");
                 return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
-                           memoryBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
+                           memoryBytes, hotCacheBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
             }
             catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException or NotSupportedException)
             {
@@ -74,7 +77,7 @@ internal static class LoadtestCommand
     }
 
     private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, string? redisFill, string? modelDir, string? configPath,
-                           long memory, int freshness, string freshnessFeature, string? topic, string? bootstrap, string? jsonPath, TextWriter stdout, TextWriter stderr)
+                           long memory, long hotCache, int freshness, string freshnessFeature, string? topic, string? bootstrap, string? jsonPath, TextWriter stdout, TextWriter stderr)
     {
         if (targets.Length == 0) throw new FormatException("--target: give at least one target.");
         var reports = new List<LoadReport>();
@@ -85,7 +88,7 @@ internal static class LoadtestCommand
         {
             foreach (string t in targets)
             {
-                ILoadTarget target = Open(t, shape, key, deadline, modelDir, configPath, memory, ref store, ref tempStore);
+                ILoadTarget target = Open(t, shape, key, deadline, modelDir, configPath, memory, hotCache, ref store, ref tempStore);
                 try
                 {
                     if (target is RedisLoadTarget redis && redisFill is not null)
@@ -98,6 +101,11 @@ internal static class LoadtestCommand
                     var report = LoadGenerator.RunAsync(target, shape, load).GetAwaiter().GetResult();
                     reports.Add(report);
                     stdout.WriteLine(report);
+                    if (target is InProcessLoadTarget { Engine.Store: { Cache: { } cache } cached })
+                    {
+                        var (hits, misses) = cached.CacheCounts();
+                        stdout.WriteLine($"hot cache: {cache.Bytes / (1 << 20)} MiB, {cache.Capacity:N0} rows; hit rate {hits / Math.Max(1.0, hits + misses):P1} over {hits + misses:N0} row reads (warm-up included)");
+                    }
                 }
                 finally
                 {
@@ -132,15 +140,19 @@ internal static class LoadtestCommand
 
     private static string GrpcAddress(string target) => "http://" + target[(target.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
 
-    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, string? modelDir, string? configPath, long memory,
+    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, string? modelDir, string? configPath, long memory, long hotCache,
                                     ref FasterRowStore? store, ref string? tempStore)
     {
         if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
         if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
         if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
-        if (target == "inproc")
+        if (target is "inproc" or "inproc-cached")
         {
-            if (modelDir is null || configPath is null) throw new FormatException("--target inproc needs --model and --config.");
+            if (modelDir is null || configPath is null) throw new FormatException($"--target {target} needs --model and --config.");
+            // The previous in-process target has run and been disposed: free its store before loading the next.
+            store?.Dispose();
+            store = null;
+            if (tempStore is not null) try { Directory.Delete(tempStore, recursive: true); } catch (IOException) { }
             var checkpoint = CheckpointReader.OpenLatest(modelDir, fallBackToPrevious: true);
             var model = ServingModel.Create(ModelConfig.Load(configPath), checkpoint);
             var catalog = new RowCatalog(model.Tables, _ => RowFormat.Fp32);
@@ -148,12 +160,12 @@ internal static class LoadtestCommand
             store = FasterRowStore.Open(catalog, new RowStoreOptions
             {
                 CheckpointDirectory = Path.Combine(tempStore, "checkpoints"), LogDevicePath = Path.Combine(tempStore, "log", "hlog"),
-                MemoryBudgetBytes = memory, ExpectedRows = catalog.TotalRows,
+                MemoryBudgetBytes = memory, ExpectedRows = catalog.TotalRows, HotCacheBytes = target == "inproc-cached" ? hotCache : 0,
             });
             var loaded = store.BulkLoad(checkpoint, checkpoint.Step, Environment.ProcessorCount);
             Console.Error.WriteLine($"inproc: bulk-loaded {loaded.Rows:N0} rows in {loaded.Seconds:F2} s ({loaded.RowsPerSecond:N0} rows/s)");
             return new InProcessLoadTarget(new LookupEngine(model, store), shape);
         }
-        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port or inproc.");
+        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port, inproc or inproc-cached.");
     }
 }

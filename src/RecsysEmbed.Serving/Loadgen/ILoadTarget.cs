@@ -17,9 +17,38 @@ public interface ISyncLoadTarget : ILoadTarget
     void Call(ReadOnlySpan<string> values);
 }
 
-/// <summary>Request shape: features C1..CF ("prefix" + index), each with one value "v{k}", k uniform in [0, Cardinality).</summary>
+/// <summary>
+/// Request shape: features C1..CF ("prefix" + index), each with one value "v{k}", k uniform in [0, Cardinality), or
+/// with <see cref="Zipf"/> skewed as the synthetic generator skews ranks: feature f's k follows a power law with the
+/// generator's exponent s_f in [1.05, 1.40] (<see cref="RecsysEmbed.Data.Synthetic.SyntheticSchemas.DefaultExponent"/>),
+/// drawn as floor(x) - 1 of the continuous density x^-s on [1, Cardinality + 1) by inversion.
+/// </summary>
 public sealed record LoadShape(int Features = 26, int Cardinality = 10_000, string Prefix = "C")
 {
+    public bool Zipf { get; init; }
+
+    /// <summary>
+    /// Pre-drawn value indices per feature (<paramref name="length"/> each, a power of two), so callers draw a skewed
+    /// request by indexing (no pow() per value inside the measured loop).
+    /// </summary>
+    public int[][] DrawZipf(int length, ulong seed)
+    {
+        var random = new Random((int)(seed * 104729 % int.MaxValue));
+        var rings = new int[Features][];
+        for (int f = 0; f < Features; f++)
+        {
+            double s = RecsysEmbed.Data.Synthetic.SyntheticSchemas.DefaultExponent(f), a = 1 - s;
+            double top = Math.Pow(Cardinality + 1.0, a) - 1;
+            rings[f] = new int[length];
+            for (int i = 0; i < length; i++)
+            {
+                double x = Math.Pow(1 + random.NextDouble() * top, 1 / a);
+                rings[f][i] = (int)Math.Clamp(Math.Floor(x) - 1, 0, Cardinality - 1);
+            }
+        }
+        return rings;
+    }
+
     public string FeatureName(int f) => Prefix + (f + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
     public static string Value(int k) => "v" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
     /// <summary>All values of a feature, made once so callers allocate nothing per request.</summary>

@@ -57,12 +57,14 @@ public static class LoadGenerator
         var histograms = new LongHistogram[callers];
         var errors = new Dictionary<string, long>[callers];
         var calls = new long[callers];
+        var table = shape.Values();
+        const int ringLength = 1 << 20; // requests before a caller's skewed stream repeats (5-7 s at the in-process rates seen here)
+        int[][]? rings = shape.Zipf ? shape.DrawZipf(ringLength, options.Seed) : null; // before the clock starts
         long duration = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
         long begin = Stopwatch.GetTimestamp();
         long end = begin + duration;
         double? interval = options.Rate is { } rate ? Stopwatch.Frequency * callers / rate : null;
         var tasks = new Task[callers];
-        var table = shape.Values();
         for (int c = 0; c < callers; c++)
         {
             int caller = c;
@@ -78,9 +80,11 @@ public static class LoadGenerator
                     {
                         var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                         var values = new string[shape.Features];
+                        int at = random.Next(ringLength);
                         while (!cancel.IsCancellationRequested)
                         {
-                            for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
+                            if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
+                            else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (ringLength - 1); }
                             long t0 = Stopwatch.GetTimestamp();
                             if (t0 >= end) break;
                             sync.Call(values);
@@ -105,10 +109,12 @@ public static class LoadGenerator
             {
                 var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                 var values = new string[shape.Features];
+                int at = random.Next(ringLength);
                 long next = begin + (interval is { } i0 ? (long)(i0 * caller / callers) : 0);
                 while (!cancel.IsCancellationRequested)
                 {
-                    for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
+                    if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
+                    else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (ringLength - 1); }
                     long scheduled = Stopwatch.GetTimestamp();
                     if (interval is { } i)
                     {

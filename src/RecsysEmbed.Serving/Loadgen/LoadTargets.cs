@@ -144,7 +144,8 @@ public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : 
             ? i : throw new ArgumentException($"--features: the model has no feature '{shape.FeatureName(f)}'.")).ToArray();
     [ThreadStatic] private static float[]? t_output;
 
-    public string Name => "in-process";
+    public LookupEngine Engine => engine;
+    public string Name => engine.Store.Cache is { } cache ? $"in-process, hot cache {cache.Bytes >> 20} MiB" : "in-process";
 
     public ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {

@@ -20,6 +20,8 @@ public sealed record ServeOptions
     public required string StoreDirectory { get; init; }
     public string? LogDevicePath { get; init; }
     public long MemoryBudgetBytes { get; init; } = 256L << 20;
+    /// <summary>Hot-row cache in front of FASTER, in bytes (0: none); see <see cref="RowStoreOptions.HotCacheBytes"/>.</summary>
+    public long HotCacheBytes { get; init; }
     public RowFormat DefaultFormat { get; init; } = RowFormat.Fp32;
     public IReadOnlyDictionary<string, RowFormat> TableFormats { get; init; } = new Dictionary<string, RowFormat>();
     public int LoadThreads { get; init; } = Environment.ProcessorCount;
@@ -86,6 +88,7 @@ public sealed class LookupServiceHost : IAsyncDisposable
             CheckpointDirectory = Path.Combine(options.StoreDirectory, "checkpoints"),
             LogDevicePath = options.LogDevicePath ?? Path.Combine(options.StoreDirectory, "log", "hlog"),
             MemoryBudgetBytes = options.MemoryBudgetBytes,
+            HotCacheBytes = options.HotCacheBytes,
             ExpectedRows = catalog.TotalRows,
             DefaultFormat = options.DefaultFormat,
             TableFormats = options.TableFormats,

@@ -55,6 +55,22 @@ public sealed class FasterRowStore : IDisposable
     public long LogMemoryBytes { get; private set; }
     public long IndexBytes { get; private set; }
     public long EntryCount => _kv.EntryCount;
+    /// <summary>The hot-row cache in front of FASTER (null when <see cref="RowStoreOptions.HotCacheBytes"/> is 0).</summary>
+    public HotRowCache? Cache { get; private set; }
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<RowStoreSession> _all = new();
+
+    /// <summary>Cache hits and misses over every session so far (read without synchronisation: a statistic).</summary>
+    public (long Hits, long Misses) CacheCounts()
+    {
+        long hits = 0, misses = 0;
+        foreach (var s in _all)
+        {
+            hits += s.CacheHits;
+            misses += s.CacheMisses;
+        }
+        return (hits, misses);
+    }
 
     /// <summary>Opens the store: recovers the latest checkpoint in the checkpoint directory if there is one, else starts empty.</summary>
     public static FasterRowStore Open(RowCatalog catalog, RowStoreOptions options)
@@ -84,6 +100,7 @@ public sealed class FasterRowStore : IDisposable
         var store = new FasterRowStore(catalog, options, kv, log) { LogMemoryBytes = memory, IndexBytes = index };
         try
         {
+            if (options.HotCacheBytes > 0) store.Cache = new HotRowCache(options.HotCacheBytes, Math.Max(1, catalog.MaxDim));
             if (hasCheckpoint)
             {
                 kv.Recover();
@@ -126,7 +143,13 @@ public sealed class FasterRowStore : IDisposable
     internal static long Key(int matrix, long row) => ((long)matrix << RowBits) | row;
 
     /// <summary>A session for one thread at a time; return it with <see cref="Return"/> or dispose it.</summary>
-    public RowStoreSession RentSession() => _pool.TryTake(out var s) ? s : new RowStoreSession(this, _kv.NewSession<SpanByte, RowOutput, Empty>(_functions));
+    public RowStoreSession RentSession()
+    {
+        if (_pool.TryTake(out var s)) return s;
+        s = new RowStoreSession(this, _kv.NewSession<SpanByte, RowOutput, Empty>(_functions));
+        _all.Add(s);
+        return s;
+    }
 
     public void Return(RowStoreSession session) => _pool.Add(session);
 
@@ -165,6 +188,8 @@ public sealed class FasterRowStore : IDisposable
             });
             total += rows;
         }
+        // Rows were written under the cache (not through it): drop what it held; in-flight fills are refused.
+        Cache?.Clear();
         return new BulkLoadResult(total, clock.Elapsed.TotalSeconds);
     }
 
@@ -216,5 +241,6 @@ public sealed class FasterRowStore : IDisposable
         while (_pool.TryTake(out var s)) s.Dispose();
         _kv.Dispose();
         _log.Dispose();
+        Cache?.Dispose();
     }
 }

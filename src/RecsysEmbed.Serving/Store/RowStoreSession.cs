@@ -24,6 +24,106 @@ public sealed unsafe class RowStoreSession : IDisposable
     /// </summary>
     public void Read(ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
     {
+        if (_store.Cache is { } cache) ReadCached(cache, matrices, rows, values, versions);
+        else ReadStore(matrices, rows, values, versions);
+    }
+
+    /// <summary>Hot-row cache hits and misses of this session (rows).</summary>
+    public long CacheHits { get; private set; }
+    public long CacheMisses { get; private set; }
+
+    // Misses of the current batch: position in the batch, float offset, the cache's fill token.
+    private int[] _missAt = new int[64];
+    private int[] _missOffset = new int[64];
+    private long[] _missToken = new long[64];
+    private float[] _decoded = new float[64];
+    private ulong _random = (ulong)Environment.TickCount64 | 1;
+    /// <summary>A miss whose bucket is full replaces a cached row with probability 1 / this (frequency-biased admission).</summary>
+    internal const int EvictOneIn = 4;
+
+    /// <summary>
+    /// Cache first; the misses are read from FASTER in one batch (one epoch entry, none when every row hits), then
+    /// cached with the token taken before the read, so a row an update overtook is not cached.
+    /// </summary>
+    private void ReadCached(HotRowCache cache, ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
+    {
+        var catalog = _store.Catalog;
+        int misses = 0, offset = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var m = catalog[matrices[i]];
+            long key = FasterRowStore.Key(m.Id, rows[i]);
+            if (cache.TryRead(key, values.Slice(offset, m.Dim), out versions[i], out long token))
+            {
+                offset += m.Dim;
+                continue;
+            }
+            if (misses == _missAt.Length)
+            {
+                Array.Resize(ref _missAt, misses * 2);
+                Array.Resize(ref _missOffset, misses * 2);
+                Array.Resize(ref _missToken, misses * 2);
+            }
+            _missAt[misses] = i;
+            _missOffset[misses] = offset;
+            _missToken[misses] = token;
+            misses++;
+            offset += m.Dim;
+        }
+        CacheHits += rows.Length - misses;
+        CacheMisses += misses;
+        if (misses == 0) return;
+        var context = _session.UnsafeContext;
+        context.BeginUnsafe();
+        try
+        {
+            fixed (float* v = values)
+            fixed (long* ver = versions)
+            {
+                bool pending = false;
+                for (int j = 0; j < misses; j++)
+                {
+                    int i = _missAt[j];
+                    var m = catalog[matrices[i]];
+                    var output = new RowOutput { Destination = v + _missOffset[j], Version = ver + i, Dim = m.Dim, Format = m.Format };
+                    ver[i] = -1;
+                    long key = FasterRowStore.Key(m.Id, rows[i]);
+                    var status = context.Read(ref key, ref output);
+                    if (status.IsPending) pending = true;
+                    else if (!status.Found) new Span<float>(v + _missOffset[j], m.Dim).Clear();
+                }
+                if (pending)
+                {
+                    context.CompletePending(wait: true);
+                    for (int j = 0; j < misses; j++)
+                    {
+                        int i = _missAt[j];
+                        if (ver[i] < 0) new Span<float>(v + _missOffset[j], catalog[matrices[i]].Dim).Clear();
+                    }
+                }
+            }
+        }
+        finally
+        {
+            context.EndUnsafe();
+        }
+        for (int j = 0; j < misses; j++)
+        {
+            int i = _missAt[j];
+            if (versions[i] < 0) continue;
+            var m = catalog[matrices[i]];
+            // Admission: a fill may evict with probability 1/EvictOneIn (this session's xorshift; no shared state).
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            bool mayEvict = _random % EvictOneIn == 0;
+            cache.TryFill(FasterRowStore.Key(m.Id, rows[i]), _missToken[j], values.Slice(_missOffset[j], m.Dim), versions[i], mayEvict);
+        }
+    }
+
+    /// <summary>FASTER alone (no cache), as <see cref="Read"/> describes.</summary>
+    private void ReadStore(ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
+    {
         var catalog = _store.Catalog;
         // One epoch entry for the whole batch instead of one per read (FASTER's unsafe context).
         var context = _session.UnsafeContext;
@@ -74,6 +174,15 @@ public sealed unsafe class RowStoreSession : IDisposable
         return version >= 0;
     }
 
+    /// <summary>One row straight from FASTER, past the cache (the write path's version check reads the source of truth).</summary>
+    private bool TryReadStore(int matrix, long row, Span<float> values, out long version)
+    {
+        Span<long> v = stackalloc long[1];
+        ReadStore([matrix], [row], values, v);
+        version = v[0];
+        return version >= 0;
+    }
+
     /// <summary>Writes a row unconditionally.</summary>
     public void Upsert(int matrix, long row, long version, ReadOnlySpan<float> values)
     {
@@ -87,7 +196,27 @@ public sealed unsafe class RowStoreSession : IDisposable
         {
             var value = SpanByte.FromPointer(p, bytes);
             long key = FasterRowStore.Key(matrix, row);
-            _session.Upsert(ref key, ref value);
+            if (_store.Cache is not { } cache)
+            {
+                _session.Upsert(ref key, ref value);
+                return;
+            }
+            // The key's cache bucket is held across the FASTER write, then gets the row as FASTER decodes it (bit for
+            // bit, also for fp16/int8); if the write throws, the cached entry is dropped.
+            long seq = cache.BeginUpdate(key);
+            bool written = false;
+            try
+            {
+                _session.Upsert(ref key, ref value);
+                written = true;
+            }
+            finally
+            {
+                if (_decoded.Length < m.Dim) _decoded = new float[m.Dim];
+                var decoded = _decoded.AsSpan(0, m.Dim);
+                if (written) RowCodec.Decode(m.Format, _value.AsSpan(sizeof(long), bytes - sizeof(long)), decoded);
+                cache.EndUpdate(key, seq, written ? decoded : default, version);
+            }
         }
     }
 
@@ -99,7 +228,7 @@ public sealed unsafe class RowStoreSession : IDisposable
     {
         var m = _store.Catalog[matrix];
         CheckRow(m, row, values.Length);
-        if (TryRead(matrix, row, scratch[..m.Dim], out long stored) && stored > version) return false;
+        if (TryReadStore(matrix, row, scratch[..m.Dim], out long stored) && stored > version) return false;
         Upsert(matrix, row, version, values);
         return true;
     }

@@ -44,8 +44,24 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
     }
 
     [Fact]
+    public void Loadtest_runs_the_in_process_target_with_and_without_the_hot_cache_on_a_skewed_mix()
+    {
+        var (code, output, error) = Cli("loadtest", "--target", "inproc-cached", "--target", "inproc", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath,
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "500", "--zipf", "--hot-cache", "1MiB");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("in-process, hot cache 1 MiB: ", output);
+        Assert.Contains("in-process: ", output);
+        Assert.Matches(@"hot cache: 1 MiB, [\d,.]+ rows; hit rate [\d.,]+\s?%", output);
+        Assert.DoesNotMatch(@"hit rate 0[.,]0\s?%", output);
+        Assert.Contains("ratio in-process, hot cache 1 MiB / in-process", output);
+    }
+
+    [Fact]
     public void Loadtest_and_serve_refuse_bad_arguments_naming_the_option()
     {
+        var (hc, _, hcErr) = Cli("serve", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath, "--hot-cache", "lots");
+        Assert.Equal(Program.UsageError, hc);
+        Assert.Contains("--hot-cache: 'lots'", hcErr);
         var (code, _, err) = Cli("loadtest", "--target", "ftp://x:1", "--duration", "1");
         Assert.Equal(Program.UsageError, code);
         Assert.Contains("--target: 'ftp://x:1'", err);
