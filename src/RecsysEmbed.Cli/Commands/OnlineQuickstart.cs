@@ -1,8 +1,11 @@
 using System.Text.Json;
 using Confluent.Kafka;
+using RecsysEmbed.Client;
 using RecsysEmbed.Core.Config;
 using RecsysEmbed.Data.Readers;
 using RecsysEmbed.Data.Synthetic;
+using RecsysEmbed.Serving.Loadgen;
+using RecsysEmbed.Serving.Service;
 using RecsysEmbed.Streaming.Broker;
 using RecsysEmbed.Streaming.Producing;
 using RecsysEmbed.Streaming.Training;
@@ -18,7 +21,9 @@ namespace RecsysEmbed.Cli.Commands;
 ///                                            trainer's commits)         progressive metrics)
 /// </code>
 /// It ends with the online (progressive) metrics, the held-out AUC next to the best achievable, the freshness of
-/// the published rows, and the records produced, trained, dead-lettered and lost.
+/// the published rows, and the records produced, trained, dead-lettered and lost. Then the lookup service starts on
+/// loopback from the last checkpoint, follows the update topic, takes a short gRPC load test and a freshness probe
+/// (an update published to the topic, timed until a lookup returns it).
 /// </summary>
 internal static class OnlineQuickstart
 {
@@ -31,9 +36,13 @@ internal static class OnlineQuickstart
     private const string KeyField = "C3";
 
     public sealed record Result(StreamTrainerReport Online, ReplayReport Produced, long MalformedSent, TrainingRun.EvalResult HeldOut, double BestAuc,
-                                long EmbeddingWeightBytes, long FullTableWeightBytes, double CompressionRatio, double WallSeconds);
+                                long EmbeddingWeightBytes, long FullTableWeightBytes, double CompressionRatio, double WallSeconds, ServingResult? Serving = null);
 
-    public static Result Run(ModelConfig config, string trainPath, string evalPath, double bestAuc, string work, int threads, int malformed, TextWriter stderr)
+    /// <summary>The lookup service's part: updates it applied, the load test and the freshness probe.</summary>
+    public sealed record ServingResult(string GrpcAddress, long UpdatesApplied, LoadReport Load, FreshnessReport Freshness);
+
+    public static Result Run(ModelConfig config, string trainPath, string evalPath, double bestAuc, string work, int threads, int malformed, TextWriter stderr,
+                             string? configPath = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var kafka = EmbeddedKafka.Start();
@@ -83,9 +92,30 @@ internal static class OnlineQuickstart
 
         var heldOut = TrainingRun.Evaluate(config, trainer.Trainer, trainer.Vocabularies, evalPath, "criteo", new CtrReaderOptions(), batch);
         var plan = RecsysEmbed.Core.Config.Planning.EmbeddingPlan.Create(config);
+        double trainingWall = clock.Elapsed.TotalSeconds;
+        var serving = configPath is null ? null : Serve(configPath, options.CheckpointDir, work, endpoint, config.SparseFeatures.Count, stderr);
         return new Result(online, produced, malformed, heldOut, bestAuc, plan.Total.WeightBytes, plan.Baseline.Memory.WeightBytes, plan.CompressionRatio,
-                          clock.Elapsed.TotalSeconds);
+                          trainingWall, serving);
     }
+
+    // The lookup service on 127.0.0.1 (free ports) from the trainer's last checkpoint, following its update topic.
+    private static ServingResult Serve(string configPath, string checkpointDir, string work, KafkaEndpoint endpoint, int features, TextWriter stderr) =>
+        Task.Run(async () =>
+        {
+            await using var host = await LookupServiceHost.StartAsync(new ServeOptions
+            {
+                ConfigPath = configPath, ModelDirectory = checkpointDir, StoreDirectory = Path.Combine(work, "store"),
+                MemoryBudgetBytes = 256L << 20, UpdatesTopic = UpdateTopic, Kafka = endpoint,
+                Service = new LookupServiceOptions { Port = 0 },
+            }, TextWriter.Null);
+            stderr.WriteLine($"lookup service at {host.Server.GrpcAddress} (gRPC), following {UpdateTopic}; load test: 4 callers, 5 s ...");
+            var shape = new LoadShape(features, 100_000) { Zipf = true };
+            var load = await LoadGenerator.RunAsync(new GrpcLoadTarget(host.Server.GrpcAddress, shape, null, TimeSpan.FromSeconds(5)), shape,
+                new LoadOptions { Concurrency = 4, Duration = TimeSpan.FromSeconds(5), Warmup = TimeSpan.FromSeconds(1) });
+            using var client = new RecsysEmbedClient(host.Server.GrpcAddress);
+            var freshness = await FreshnessProbe.MeasureAsync(client, host.Model, endpoint.ProducerConfig(), UpdateTopic, 50, "C1");
+            return new ServingResult(host.Server.GrpcAddress, host.Applier.Applied, load, freshness);
+        }).GetAwaiter().GetResult();
 
     public static void Write(Result r, TextWriter output)
     {
@@ -97,6 +127,13 @@ internal static class OnlineQuickstart
         output.WriteLine($"  freshness (record produced -> its rows published): p50 {o.FreshnessP50Ms:F0} ms, p99 {o.FreshnessP99Ms:F0} ms; {o.Publications} publications, {o.RowsPublished:N0} rows");
         output.WriteLine($"  embeddings {r.EmbeddingWeightBytes / 1048576.0:N1} MiB; full tables would be {r.FullTableWeightBytes / 1048576.0:N1} MiB: {r.CompressionRatio:F1}x smaller");
         output.WriteLine($"  checkpoints {o.Checkpoints}; time in training steps {o.TrainSeconds:F1} s, checkpoints {o.CheckpointSeconds:F1} s, publication {o.PublishSeconds:F1} s");
+        if (r.Serving is { } s)
+        {
+            output.WriteLine($"lookup service ({s.GrpcAddress}, rows from the last checkpoint, {s.UpdatesApplied:N0} row updates applied from {UpdateTopic}):");
+            output.WriteLine($"  load test (gRPC, 4 callers, 5 s, 26-feature Zipf requests): {s.Load.CallsPerSecond:N0} calls/s, {s.Load.RowsPerSecond:N0} rows/s; " +
+                             $"latency p50 {s.Load.P50Us:N0} us, p99 {s.Load.P99Us:N0} us, p99.9 {s.Load.P999Us:N0} us; errors {(s.Load.Errors.Count == 0 ? "none" : string.Join(", ", s.Load.Errors.Select(e => $"{e.Key} {e.Value}")))}");
+            output.WriteLine($"  freshness (update published -> visible in a lookup, {s.Freshness.Probes} probes): p50 {s.Freshness.P50Us / 1000:F1} ms, p99 {s.Freshness.P99Us / 1000:F1} ms");
+        }
     }
 
     public static string Json(Result r) => JsonSerializer.Serialize(new
@@ -109,5 +146,6 @@ internal static class OnlineQuickstart
         embedding_weight_bytes = r.EmbeddingWeightBytes,
         full_table_weight_bytes = r.FullTableWeightBytes,
         wall_seconds = r.WallSeconds,
+        serving = r.Serving is { } s ? new { grpc = s.GrpcAddress, updates_applied = s.UpdatesApplied, calls_per_second = s.Load.CallsPerSecond, p50_us = s.Load.P50Us, p99_us = s.Load.P99Us, p999_us = s.Load.P999Us, errors = s.Load.Errors.Values.Sum(), freshness_p50_ms = s.Freshness.P50Us / 1000, freshness_p99_ms = s.Freshness.P99Us / 1000 } : null,
     }, SummaryJson.Compact);
 }

@@ -76,7 +76,10 @@ internal static class QuickstartCommand
             stderr.WriteLine($"  {generated.RowsPerSecond:N0} rows/s; CTR {generated.Ctr:F4}; best achievable AUC {generated.BestAuc:F4} (from the true probabilities)");
             if (online)
             {
-                var result = OnlineQuickstart.Run(config, train, eval, generated.BestAuc, work, threads, malformed, stderr);
+                // The lookup service reads its config from a file: the given one, or the embedded default written out.
+                string servingConfig = configPath ?? Path.Combine(work, "model.yaml");
+                if (configPath is null) File.WriteAllText(servingConfig, EmbeddedConfig());
+                var result = OnlineQuickstart.Run(config, train, eval, generated.BestAuc, work, threads, malformed, stderr, servingConfig);
                 if (json) stdout.WriteLine(OnlineQuickstart.Json(result));
                 else OnlineQuickstart.Write(result, stdout);
                 return 0;

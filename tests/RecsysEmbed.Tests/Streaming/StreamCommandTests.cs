@@ -81,5 +81,9 @@ public sealed class OnlineQuickstartTests : IDisposable
         Assert.Contains("online metrics (progressive validation): AUC", output);
         Assert.Contains("held-out (500)", output);
         Assert.Matches(@"freshness \(record produced -> its rows published\): p50 \d+ ms, p99 \d+ ms", output);
+        // the lookup service part: served from the checkpoint, fed by the update topic, loaded without errors
+        Assert.Matches(@"lookup service \(http://127\.0\.0\.1:\d+, rows from the last checkpoint, [\d,]+ row updates applied", output);
+        Assert.Matches(@"load test \(gRPC.*: [\d,]+ calls/s.*errors none", output);
+        Assert.Matches(@"freshness \(update published -> visible in a lookup, 50 probes\): p50 [\d.]+ ms", output);
     }
 }
