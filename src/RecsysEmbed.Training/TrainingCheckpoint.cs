@@ -10,6 +10,19 @@ namespace RecsysEmbed.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
+    /// <summary>Checkpoint entry holding the model config's YAML, so tools can rebuild the model from the checkpoint alone.</summary>
+    public const string ConfigEntry = "config.yaml";
+
+    /// <summary>An <c>addMore</c> callback that stores <paramref name="config"/>'s YAML (nothing when it has none).</summary>
+    public static Action<CheckpointWriter>? WithConfig(RecsysEmbed.Core.Config.ModelConfig config) =>
+        config.SourceYaml is { } yaml ? writer => writer.AddBytes(ConfigEntry, System.Text.Encoding.UTF8.GetBytes(yaml)) : null;
+
+    /// <summary>The model config stored in a checkpoint by <see cref="WithConfig"/>, or null when it has none.</summary>
+    public static RecsysEmbed.Core.Config.ModelConfig? ReadConfig(CheckpointReader reader) =>
+        reader.Entries.Any(e => e.Name == ConfigEntry)
+            ? RecsysEmbed.Core.Config.ModelConfig.Parse(System.Text.Encoding.UTF8.GetString(reader.ReadBytes(ConfigEntry)))
+            : null;
+
     /// <param name="addMore">Adds entries or metadata of the caller's own (for example stream offsets) before the commit.</param>
     public static string Save(string directory, ICtrTrainer trainer, FeatureVocabularies vocabularies, RunState state, Action<CheckpointWriter>? addMore = null)
     {

@@ -143,7 +143,7 @@ public static class TrainingRun
                         snap.Cumulative.LogLoss, snap.WindowAuc));
                 }
                 if (options.CheckpointDir is not null && options.CheckpointEveryBatches > 0 && state.Batches % options.CheckpointEveryBatches == 0)
-                    lastCheckpoint = TrainingCheckpoint.Save(options.CheckpointDir, trainer, vocabularies, state);
+                    lastCheckpoint = TrainingCheckpoint.Save(options.CheckpointDir, trainer, vocabularies, state, TrainingCheckpoint.WithConfig(config));
                 if (options.MaxBatches is { } max && state.Batches >= max) stop = true;
             }
             if (!stop)
@@ -158,7 +158,7 @@ public static class TrainingRun
         }
         double trainSeconds = clock.Elapsed.TotalSeconds;
         if (options.CheckpointDir is not null)
-            lastCheckpoint = TrainingCheckpoint.Save(options.CheckpointDir, trainer, vocabularies, state);
+            lastCheckpoint = TrainingCheckpoint.Save(options.CheckpointDir, trainer, vocabularies, state, TrainingCheckpoint.WithConfig(config));
 
         var final = metrics.Snapshot();
         var summary = new TrainSummary

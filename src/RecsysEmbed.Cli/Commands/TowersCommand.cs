@@ -14,7 +14,7 @@ using RecsysEmbed.Towers.Sharding;
 namespace RecsysEmbed.Cli.Commands;
 
 /// <summary>
-/// <c>recsys-embed towers partition --checkpoint DIR --config FILE --towers T [--json] [--out FILE]</c>: towers from a
+/// <c>recsys-embed towers partition --checkpoint DIR [--config FILE] --towers T [--json] [--out FILE]</c>: towers from a
 /// trained DLRM, next to random and round-robin partitions of the same size.
 /// <c>recsys-embed towers train --config FILE --train PATH --towers T [--partition FILE | --random-towers SEED] ...</c>:
 /// trains the tower model with the training loop, checkpoints and metrics of `train`, and reports the bytes that
@@ -31,7 +31,7 @@ internal static class TowersCommand
     private static Command Partition()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory of a trained flat DLRM (from `train --checkpoint`).", Required = true };
-        var config = new Option<string>("--config", "-c") { Description = "The model config that checkpoint was trained with.", Required = true };
+        var config = new Option<string?>("--config", "-c") { Description = "The model config that checkpoint was trained with (default: the config stored in the checkpoint)." };
         var towers = new Option<int>("--towers") { Description = "Number of towers.", Required = true };
         var slack = new Option<double>("--slack") { Description = "Allowed load above the mean per tower (0.1 = 10%).", DefaultValueFactory = _ => 0.10 };
         var trials = new Option<int>("--random-trials") { Description = "Random partitions to average.", DefaultValueFactory = _ => 200 };
@@ -42,9 +42,9 @@ internal static class TowersCommand
         {
             checkpoint, config, towers, slack, trials, seed, output, json,
         };
-        command.SetAction(p => Guard(p.GetValue(config)!, p.InvocationConfiguration.Error, () =>
+        command.SetAction(p => Guard(p.GetValue(config) ?? p.GetValue(checkpoint)!, p.InvocationConfiguration.Error, () =>
         {
-            var model = ModelConfig.Load(p.GetValue(config)!);
+            var model = p.GetValue(config) is { } configPath ? ModelConfig.Load(configPath) : ConfigFromCheckpoint(p.GetValue(checkpoint)!);
             var result = TowerPartitioning.FromCheckpoint(model, p.GetValue(checkpoint)!, p.GetValue(towers), p.GetValue(slack), p.GetValue(trials), p.GetValue(seed));
             if (p.GetValue(output) is { } path) File.WriteAllText(path, result.Plan.ToJson());
             var o = p.InvocationConfiguration.Output;
@@ -147,6 +147,13 @@ internal static class TowersCommand
         var towerOf = TowerPartitioner.Balanced(new double[costs.Count, costs.Count], costs, towers);
         if (randomSeed is { } s) towerOf = TowerPartitioner.RandomLike(towerOf, new Random(s));
         return TowerPlan.FromAssignment(plan, towerOf);
+    }
+
+    private static ModelConfig ConfigFromCheckpoint(string directory)
+    {
+        var reader = CheckpointReader.OpenLatest(directory, fallBackToPrevious: true);
+        return TrainingCheckpoint.ReadConfig(reader)
+            ?? throw new FormatException($"--config: the checkpoint in '{directory}' stores no model config ({TrainingCheckpoint.ConfigEntry}); pass the config it was trained with.");
     }
 
     private static int Guard(string configPath, TextWriter stderr, Func<int> body)

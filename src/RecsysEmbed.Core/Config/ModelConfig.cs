@@ -32,8 +32,11 @@ public sealed record ModelConfig
         SparseFeatures.FirstOrDefault(f => f.Name == name) ?? throw new KeyNotFoundException($"config '{Name}' has no sparse feature '{name}'.");
 
     /// <summary>Reads and validates a YAML config file.</summary>
-    public static ModelConfig Load(string path) => ConfigReader.Parse(File.ReadAllText(path));
+    public static ModelConfig Load(string path) => Parse(File.ReadAllText(path));
 
     /// <summary>Validates a YAML config given as text.</summary>
-    public static ModelConfig Parse(string yaml) => ConfigReader.Parse(yaml);
+    public static ModelConfig Parse(string yaml) => ConfigReader.Parse(yaml) with { SourceYaml = yaml };
+
+    /// <summary>The YAML this config was parsed from (null when built in code); kept so checkpoints can carry it.</summary>
+    public string? SourceYaml { get; init; }
 }

@@ -136,6 +136,12 @@ public sealed class TowerTrainingTests : IDisposable
         Assert.Equal(3, towerPlan.Towers.Count);
         Assert.Equal(26, towerPlan.Towers.Sum(t => t.Features.Count));
 
+        // The checkpoint carries its config, so `--config` may be left out: the same towers come back.
+        string planFromCheckpoint = Path.Combine(_dir, "towers-no-config.json");
+        (code, _, stderr) = Run("towers", "partition", "--checkpoint", checkpoint, "--towers", "3", "--out", planFromCheckpoint, "--random-trials", "20");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllText(planPath), File.ReadAllText(planFromCheckpoint));
+
         // The same towers placed on 3 hosts by `plan`.
         (code, stdout, stderr) = Run("plan", "--config", _configPath, "--hosts", "3", "--workers-per-host", "1", "--towers", "3", "--partition", planPath, "--json");
         Assert.True(code == 0, stderr);
