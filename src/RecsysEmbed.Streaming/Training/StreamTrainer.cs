@@ -247,7 +247,12 @@ public sealed class StreamTrainer : IDisposable
             if (changed || !Directory.Exists(_options.CheckpointDir) || CheckpointReader.ListSteps(_options.CheckpointDir).Count == 0)
             {
                 _checkpointClock.Start();
-                string path = TrainingCheckpoint.Save(_options.CheckpointDir, _trainer, _vocabularies, _run, _state.WriteTo);
+                var withConfig = TrainingCheckpoint.WithConfig(_config);
+                string path = TrainingCheckpoint.Save(_options.CheckpointDir, _trainer, _vocabularies, _run, writer =>
+                {
+                    _state.WriteTo(writer);
+                    withConfig?.Invoke(writer); // the same config entry offline training writes
+                });
                 _checkpointClock.Stop();
                 _checkpoints++;
                 _batchesAtCheckpoint = _run.Batches;
