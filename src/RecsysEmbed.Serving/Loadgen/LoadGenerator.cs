@@ -81,12 +81,14 @@ public static class LoadGenerator
                         var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                         var values = new string[shape.Features];
                         int at = random.Next(ringLength);
+                        long made = 0;
                         while (!cancel.IsCancellationRequested)
                         {
                             if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
                             else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (ringLength - 1); }
                             long t0 = Stopwatch.GetTimestamp();
-                            if (t0 >= end) break;
+                            if (t0 >= end && made > 0) break; // every caller makes at least one call, however late it starts
+                            made++;
                             sync.Call(values);
                             if (record)
                             {
@@ -111,6 +113,10 @@ public static class LoadGenerator
                 var values = new string[shape.Features];
                 int at = random.Next(ringLength);
                 long next = begin + (interval is { } i0 ? (long)(i0 * caller / callers) : 0);
+                long made = 0, succeeded = 0;
+                // Past the end, a caller still goes on until one call has succeeded (at most 10 tries), so a caller
+                // that starts late on a busy machine, or whose first call pays for the connection, measures something.
+                bool Done(long t) => t >= end && (succeeded > 0 || made >= 10);
                 while (!cancel.IsCancellationRequested)
                 {
                     if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
@@ -118,7 +124,7 @@ public static class LoadGenerator
                     long scheduled = Stopwatch.GetTimestamp();
                     if (interval is { } i)
                     {
-                        if (next >= end) break;
+                        if (Done(next)) break;
                         while (Stopwatch.GetTimestamp() < next)
                         {
                             long wait = next - Stopwatch.GetTimestamp();
@@ -128,10 +134,12 @@ public static class LoadGenerator
                         scheduled = next;
                         next += (long)i;
                     }
-                    else if (scheduled >= end) break;
+                    else if (Done(scheduled)) break;
+                    made++;
                     try
                     {
                         await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        succeeded++;
                         if (record)
                         {
                             histograms[caller].RecordValue(Math.Max(1, (Stopwatch.GetTimestamp() - scheduled) * 1_000_000_000 / Stopwatch.Frequency));
