@@ -22,7 +22,7 @@ internal static class LoadtestCommand
 {
     public static Command Create()
     {
-        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port, inproc or inproc-cached (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident (every row decoded in memory in front of FASTER) (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
         var features = new Option<int>("--features") { Description = "Features per request (C1..CF), one value each.", DefaultValueFactory = _ => 26 };
         var cardinality = new Option<int>("--cardinality") { Description = "Distinct values per feature the requests draw from.", DefaultValueFactory = _ => 10_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers.", DefaultValueFactory = _ => 16 };
@@ -146,7 +146,7 @@ internal static class LoadtestCommand
         if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
         if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
         if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
-        if (target is "inproc" or "inproc-cached")
+        if (target is "inproc" or "inproc-cached" or "inproc-resident")
         {
             if (modelDir is null || configPath is null) throw new FormatException($"--target {target} needs --model and --config.");
             // The previous in-process target has run and been disposed: free its store before loading the next.
@@ -161,11 +161,12 @@ internal static class LoadtestCommand
             {
                 CheckpointDirectory = Path.Combine(tempStore, "checkpoints"), LogDevicePath = Path.Combine(tempStore, "log", "hlog"),
                 MemoryBudgetBytes = memory, ExpectedRows = catalog.TotalRows, HotCacheBytes = target == "inproc-cached" ? hotCache : 0,
+                Resident = target == "inproc-resident",
             });
             var loaded = store.BulkLoad(checkpoint, checkpoint.Step, Environment.ProcessorCount);
             Console.Error.WriteLine($"inproc: bulk-loaded {loaded.Rows:N0} rows in {loaded.Seconds:F2} s ({loaded.RowsPerSecond:N0} rows/s)");
             return new InProcessLoadTarget(new LookupEngine(model, store), shape);
         }
-        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port, inproc or inproc-cached.");
+        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident.");
     }
 }

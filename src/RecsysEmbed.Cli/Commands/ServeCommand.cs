@@ -28,6 +28,7 @@ internal static class ServeCommand
         var logDevice = new Option<string?>("--log-device") { Description = "File of the hybrid log for rows beyond --memory (default STORE/log/hlog)." };
         var memory = new Option<string>("--memory") { Description = "Memory for the in-memory part of the hybrid log (e.g. 256MiB).", DefaultValueFactory = _ => "256MiB" };
         var hotCache = new Option<string>("--hot-cache") { Description = "Memory for the hot-row cache in front of FASTER (decoded fp32 rows filled on read misses, e.g. 64MiB); 0 = none.", DefaultValueFactory = _ => "0" };
+        var resident = new Option<bool>("--resident") { Description = "Keep every row decoded in memory in front of FASTER too (reads become an array index and a copy; 16 B + 4 B a value per row beside the log). Excludes --hot-cache." };
         var format = new Option<string>("--format") { Description = "Row format of every table: fp32, fp16, int8.", DefaultValueFactory = _ => "fp32" };
         var tableFormat = new Option<string[]>("--table-format") { Description = "Per-table row format TABLE=fp32|fp16|int8 (repeatable).", AllowMultipleArgumentsPerToken = true };
         var topic = new Option<string?>("--updates-topic") { Description = "Update topic the trainer publishes (stream train --publish-topic)." };
@@ -43,7 +44,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve embeddings and CTR scores over gRPC and HTTP/JSON from a FASTER store fed by the trainer's updates.")
         {
             model, config, port, httpPort, bind, store, logDevice, memory, format, tableFormat, topic, bootstrap, kafkaProps, apiKeyFile,
-            maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache,
+            maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache, resident,
         };
         command.SetAction(p =>
         {
@@ -52,7 +53,7 @@ internal static class ServeCommand
             try
             {
                 options = Options(p, model, config, port, httpPort, bind, store, logDevice, memory, format, tableFormat, topic, bootstrap, kafkaProps, apiKeyFile,
-                                  maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache);
+                                  maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache, resident);
             }
             catch (Exception e) when (e is FormatException or ArgumentException or IOException)
             {
@@ -67,9 +68,10 @@ internal static class ServeCommand
     private static ServeOptions Options(ParseResult p, Option<string> model, Option<string?> config, Option<int> port, Option<int?> httpPort, Option<string> bind,
         Option<string?> store, Option<string?> logDevice, Option<string> memory, Option<string> format, Option<string[]> tableFormat, Option<string?> topic,
         Option<string?> bootstrap, Option<string[]> kafkaProps, Option<string?> apiKeyFile, Option<int> maxConcurrent, Option<int> maxQueue, Option<int> maxValues,
-        Option<long> staleness, Option<long> checkpointEvery, Option<double> checkpointSeconds, Option<string> hotCache)
+        Option<long> staleness, Option<long> checkpointEvery, Option<double> checkpointSeconds, Option<string> hotCache, Option<bool> resident)
     {
         if (!ByteSize.TryParse(p.GetValue(hotCache), out long hotCacheBytes) || hotCacheBytes < 0) throw new FormatException($"--hot-cache: '{p.GetValue(hotCache)}' is not a size (e.g. 64MiB, or 0 for none).");
+        if (p.GetValue(resident) && hotCacheBytes > 0) throw new FormatException($"--resident and --hot-cache {p.GetValue(hotCache)} exclude each other: a resident store already holds every row in memory.");
         if (!IPAddress.TryParse(p.GetValue(bind), out var address)) throw new FormatException($"--bind: '{p.GetValue(bind)}' is not an IP address.");
         if (!ByteSize.TryParse(p.GetValue(memory), out long memoryBytes)) throw new FormatException($"--memory: '{p.GetValue(memory)}' is not a size (e.g. 256MiB).");
         var formats = new Dictionary<string, RowFormat>(StringComparer.Ordinal);
@@ -101,6 +103,7 @@ internal static class ServeCommand
             LogDevicePath = p.GetValue(logDevice),
             MemoryBudgetBytes = memoryBytes,
             HotCacheBytes = hotCacheBytes,
+            Resident = p.GetValue(resident),
             DefaultFormat = ParseFormat("--format", p.GetValue(format)!),
             TableFormats = formats,
             UpdatesTopic = topicName,

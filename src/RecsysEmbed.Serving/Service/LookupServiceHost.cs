@@ -22,6 +22,8 @@ public sealed record ServeOptions
     public long MemoryBudgetBytes { get; init; } = 256L << 20;
     /// <summary>Hot-row cache in front of FASTER, in bytes (0: none); see <see cref="RowStoreOptions.HotCacheBytes"/>.</summary>
     public long HotCacheBytes { get; init; }
+    /// <summary>Every row decoded in memory in front of FASTER; see <see cref="RowStoreOptions.Resident"/>.</summary>
+    public bool Resident { get; init; }
     public RowFormat DefaultFormat { get; init; } = RowFormat.Fp32;
     public IReadOnlyDictionary<string, RowFormat> TableFormats { get; init; } = new Dictionary<string, RowFormat>();
     public int LoadThreads { get; init; } = Environment.ProcessorCount;
@@ -89,6 +91,7 @@ public sealed class LookupServiceHost : IAsyncDisposable
             LogDevicePath = options.LogDevicePath ?? Path.Combine(options.StoreDirectory, "log", "hlog"),
             MemoryBudgetBytes = options.MemoryBudgetBytes,
             HotCacheBytes = options.HotCacheBytes,
+            Resident = options.Resident,
             ExpectedRows = catalog.TotalRows,
             DefaultFormat = options.DefaultFormat,
             TableFormats = options.TableFormats,

@@ -57,6 +57,8 @@ public sealed class FasterRowStore : IDisposable
     public long EntryCount => _kv.EntryCount;
     /// <summary>The hot-row cache in front of FASTER (null when <see cref="RowStoreOptions.HotCacheBytes"/> is 0).</summary>
     public HotRowCache? Cache { get; private set; }
+    /// <summary>The in-memory tier holding every row decoded (null unless <see cref="RowStoreOptions.Resident"/>).</summary>
+    public ResidentRows? Resident { get; private set; }
 
     private readonly System.Collections.Concurrent.ConcurrentBag<RowStoreSession> _all = new();
 
@@ -101,6 +103,7 @@ public sealed class FasterRowStore : IDisposable
         try
         {
             if (options.HotCacheBytes > 0) store.Cache = new HotRowCache(options.HotCacheBytes, Math.Max(1, catalog.MaxDim));
+            if (options.Resident) store.Resident = new ResidentRows(catalog);
             if (hasCheckpoint)
             {
                 kv.Recover();
@@ -109,6 +112,7 @@ public sealed class FasterRowStore : IDisposable
                 catalog.CheckMatches(stored, options.CheckpointDirectory);
                 byte[]? offsets = store.ReadMeta(OffsetsKey);
                 store.RecoveredOffsets = offsets is null ? new Dictionary<string, long>() : JsonSerializer.Deserialize<Dictionary<string, long>>(offsets)!;
+                store.WarmResident();
             }
             else
             {
@@ -193,6 +197,36 @@ public sealed class FasterRowStore : IDisposable
         return new BulkLoadResult(total, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>Fills the resident tier from FASTER (after recovery), a batch of rows at a time through the read path.</summary>
+    private void WarmResident()
+    {
+        if (Resident is null) return;
+        const int Batch = 4096;
+        var session = RentSession();
+        try
+        {
+            foreach (var m in Catalog.Matrices)
+            {
+                var matrices = new int[Batch];
+                Array.Fill(matrices, m.Id);
+                var rows = new long[Batch];
+                var values = new float[Batch * m.Dim];
+                var versions = new long[Batch];
+                for (long start = 0; start < m.Rows; start += Batch)
+                {
+                    int n = (int)Math.Min(Batch, m.Rows - start);
+                    for (int i = 0; i < n; i++) rows[i] = start + i;
+                    // A miss of the resident read path goes to FASTER and stores what it finds back into the tier.
+                    session.Read(matrices.AsSpan(0, n), rows.AsSpan(0, n), values.AsSpan(0, n * m.Dim), versions.AsSpan(0, n));
+                }
+            }
+        }
+        finally
+        {
+            Return(session);
+        }
+    }
+
     /// <summary>
     /// Writes the offsets record, then a FASTER checkpoint of index and log. The caller must not apply updates
     /// between the two (the applier calls this from its own thread); reads may go on.
@@ -242,5 +276,6 @@ public sealed class FasterRowStore : IDisposable
         _kv.Dispose();
         _log.Dispose();
         Cache?.Dispose();
+        Resident?.Dispose();
     }
 }

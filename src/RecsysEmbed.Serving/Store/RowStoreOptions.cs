@@ -33,6 +33,12 @@ public sealed record RowStoreOptions
     /// </summary>
     public long HotCacheBytes { get; init; }
 
+    /// <summary>
+    /// Keep every row decoded in memory as well (<see cref="ResidentRows"/>, 16 B + 4 B per value a row, beside
+    /// FASTER's log): reads become an array index and a copy. For models whose rows fit in RAM; excludes the hot cache.
+    /// </summary>
+    public bool Resident { get; init; }
+
     public RowFormat FormatOf(string table) => TableFormats.TryGetValue(table, out var f) ? f : DefaultFormat;
 
     internal void Validate()
@@ -40,6 +46,8 @@ public sealed record RowStoreOptions
         if (MemoryBudgetBytes < 1 << 20)
             throw new ArgumentOutOfRangeException(nameof(MemoryBudgetBytes), MemoryBudgetBytes, $"--memory: {MemoryBudgetBytes} bytes is below the 1 MiB a store needs.");
         if (HotCacheBytes < 0) throw new ArgumentOutOfRangeException(nameof(HotCacheBytes), HotCacheBytes, $"--hot-cache: {HotCacheBytes} bytes must be >= 0.");
+        if (Resident && HotCacheBytes > 0)
+            throw new ArgumentException($"--resident and --hot-cache {HotCacheBytes} exclude each other: a resident store already holds every row in memory.", nameof(HotCacheBytes));
         if (string.IsNullOrWhiteSpace(CheckpointDirectory)) throw new ArgumentException("the store's checkpoint directory is empty.", nameof(CheckpointDirectory));
         if (string.IsNullOrWhiteSpace(LogDevicePath)) throw new ArgumentException("the store's log device path is empty.", nameof(LogDevicePath));
     }

@@ -24,7 +24,8 @@ public sealed unsafe class RowStoreSession : IDisposable
     /// </summary>
     public void Read(ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
     {
-        if (_store.Cache is { } cache) ReadCached(cache, matrices, rows, values, versions);
+        if (_store.Resident is { } resident) ReadResident(resident, matrices, rows, values, versions);
+        else if (_store.Cache is { } cache) ReadCached(cache, matrices, rows, values, versions);
         else ReadStore(matrices, rows, values, versions);
     }
 
@@ -58,21 +59,44 @@ public sealed unsafe class RowStoreSession : IDisposable
                 offset += m.Dim;
                 continue;
             }
-            if (misses == _missAt.Length)
-            {
-                Array.Resize(ref _missAt, misses * 2);
-                Array.Resize(ref _missOffset, misses * 2);
-                Array.Resize(ref _missToken, misses * 2);
-            }
-            _missAt[misses] = i;
-            _missOffset[misses] = offset;
-            _missToken[misses] = token;
-            misses++;
+            AddMiss(misses++, i, offset, token);
             offset += m.Dim;
         }
         CacheHits += rows.Length - misses;
         CacheMisses += misses;
         if (misses == 0) return;
+        ReadMisses(misses, matrices, rows, values, versions);
+        for (int j = 0; j < misses; j++)
+        {
+            int i = _missAt[j];
+            if (versions[i] < 0) continue;
+            var m = catalog[matrices[i]];
+            // Admission: a fill may evict with probability 1/EvictOneIn (this session's xorshift; no shared state).
+            _random ^= _random << 13;
+            _random ^= _random >> 7;
+            _random ^= _random << 17;
+            bool mayEvict = _random % EvictOneIn == 0;
+            cache.TryFill(FasterRowStore.Key(m.Id, rows[i]), _missToken[j], values.Slice(_missOffset[j], m.Dim), versions[i], mayEvict);
+        }
+    }
+
+    private void AddMiss(int index, int position, int offset, long token)
+    {
+        if (index == _missAt.Length)
+        {
+            Array.Resize(ref _missAt, index * 2);
+            Array.Resize(ref _missOffset, index * 2);
+            Array.Resize(ref _missToken, index * 2);
+        }
+        _missAt[index] = position;
+        _missOffset[index] = offset;
+        _missToken[index] = token;
+    }
+
+    /// <summary>Reads the batch's first <paramref name="misses"/> misses from FASTER in one epoch entry; absent rows read as zeros, version -1.</summary>
+    private void ReadMisses(int misses, ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
+    {
+        var catalog = _store.Catalog;
         var context = _session.UnsafeContext;
         context.BeginUnsafe();
         try
@@ -107,17 +131,30 @@ public sealed unsafe class RowStoreSession : IDisposable
         {
             context.EndUnsafe();
         }
+    }
+
+    /// <summary>
+    /// The resident tier first (every loaded row hits unless a writer holds it); misses are read from FASTER in one
+    /// batch and stored back with the token taken before the read.
+    /// </summary>
+    private void ReadResident(ResidentRows resident, ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
+    {
+        var catalog = _store.Catalog;
+        int misses = 0, offset = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var m = catalog[matrices[i]];
+            if (!resident.TryRead(m.Id, rows[i], values.Slice(offset, m.Dim), out versions[i], out long token)) AddMiss(misses++, i, offset, token);
+            offset += m.Dim;
+        }
+        CacheHits += rows.Length - misses;
+        CacheMisses += misses;
+        if (misses == 0) return;
+        ReadMisses(misses, matrices, rows, values, versions);
         for (int j = 0; j < misses; j++)
         {
             int i = _missAt[j];
-            if (versions[i] < 0) continue;
-            var m = catalog[matrices[i]];
-            // Admission: a fill may evict with probability 1/EvictOneIn (this session's xorshift; no shared state).
-            _random ^= _random << 13;
-            _random ^= _random >> 7;
-            _random ^= _random << 17;
-            bool mayEvict = _random % EvictOneIn == 0;
-            cache.TryFill(FasterRowStore.Key(m.Id, rows[i]), _missToken[j], values.Slice(_missOffset[j], m.Dim), versions[i], mayEvict);
+            if (versions[i] >= 0) resident.TryFill(matrices[i], rows[i], _missToken[j], values.Slice(_missOffset[j], catalog[matrices[i]].Dim), versions[i]);
         }
     }
 
@@ -196,14 +233,16 @@ public sealed unsafe class RowStoreSession : IDisposable
         {
             var value = SpanByte.FromPointer(p, bytes);
             long key = FasterRowStore.Key(matrix, row);
-            if (_store.Cache is not { } cache)
+            var resident = _store.Resident;
+            var cache = _store.Cache;
+            if (resident is null && cache is null)
             {
                 _session.Upsert(ref key, ref value);
                 return;
             }
-            // The key's cache bucket is held across the FASTER write, then gets the row as FASTER decodes it (bit for
-            // bit, also for fp16/int8); if the write throws, the cached entry is dropped.
-            long seq = cache.BeginUpdate(key);
+            // The row (resident tier) or its cache bucket is held across the FASTER write, then gets the row as FASTER
+            // decodes it (bit for bit, also for fp16/int8); if the write throws, the copy is dropped.
+            long seq = resident?.BeginUpdate(matrix, row) ?? cache!.BeginUpdate(key);
             bool written = false;
             try
             {
@@ -215,7 +254,8 @@ public sealed unsafe class RowStoreSession : IDisposable
                 if (_decoded.Length < m.Dim) _decoded = new float[m.Dim];
                 var decoded = _decoded.AsSpan(0, m.Dim);
                 if (written) RowCodec.Decode(m.Format, _value.AsSpan(sizeof(long), bytes - sizeof(long)), decoded);
-                cache.EndUpdate(key, seq, written ? decoded : default, version);
+                if (resident is not null) resident.EndUpdate(matrix, row, seq, written ? decoded : default, version);
+                else cache!.EndUpdate(key, seq, written ? decoded : default, version);
             }
         }
     }
@@ -242,6 +282,8 @@ public sealed unsafe class RowStoreSession : IDisposable
         var value = new byte[valueBytes];
         BinaryPrimitives.WriteInt64LittleEndian(value, version);
         var context = _session.UnsafeContext;
+        var resident = _store.Resident;
+        var decoded = resident is null ? null : new float[m.Dim];
         fixed (byte* p = value)
         {
             var spanByte = SpanByte.FromPointer(p, valueBytes);
@@ -259,6 +301,10 @@ public sealed unsafe class RowStoreSession : IDisposable
                         RowCodec.Encode(m.Format, floats.Slice(i * m.Dim, m.Dim), value.AsSpan(sizeof(long)));
                         long key = FasterRowStore.Key(m.Id, r + i);
                         context.Upsert(ref key, ref spanByte);
+                        if (resident is null) continue;
+                        // The tier holds what FASTER now decodes (bit-identical also for fp16/int8).
+                        RowCodec.Decode(m.Format, value.AsSpan(sizeof(long)), decoded);
+                        resident.Load(m.Id, r + i, decoded, version);
                     }
                 }
                 finally

@@ -7,13 +7,13 @@ namespace RecsysEmbed.Tests.Serving;
 /// <summary>A store bulk-loaded from the fixture's checkpoint, in its own temporary directory.</summary>
 internal sealed class LoadedStore : IDisposable
 {
-    public LoadedStore(TrainedModelFixture fixture, RowFormat format = RowFormat.Fp32, string? directory = null, bool load = true, long memory = 64L << 20, long hotCache = 0)
+    public LoadedStore(TrainedModelFixture fixture, RowFormat format = RowFormat.Fp32, string? directory = null, bool load = true, long memory = 64L << 20, long hotCache = 0, bool resident = false)
     {
         Directory = directory ?? Path.Combine(fixture.Directory, $"store-{Guid.NewGuid():N}");
         var checkpoint = fixture.OpenCheckpoint();
         Model = ServingModel.Create(fixture.Config, checkpoint);
         Catalog = new RowCatalog(Model.Tables, _ => format);
-        Store = FasterRowStore.Open(Catalog, Options(Directory, format, memory) with { HotCacheBytes = hotCache });
+        Store = FasterRowStore.Open(Catalog, Options(Directory, format, memory) with { HotCacheBytes = hotCache, Resident = resident });
         if (load && !Store.Recovered) LoadResult = Store.BulkLoad(checkpoint, version: checkpoint.Step);
         Engine = new LookupEngine(Model, Store);
     }
