@@ -106,6 +106,11 @@ internal static class LoadtestCommand
                         var (hits, misses) = cached.CacheCounts();
                         stdout.WriteLine($"hot cache: {cache.Bytes / (1 << 20)} MiB, {cache.Capacity:N0} rows; hit rate {hits / Math.Max(1.0, hits + misses):P1} over {hits + misses:N0} row reads (warm-up included)");
                     }
+                    if (target is InProcessLoadTarget { Engine.Store: { Resident: { } tier } held })
+                    {
+                        var (hits, misses) = held.CacheCounts();
+                        stdout.WriteLine($"resident rows: {tier.Bytes / (1 << 20)} MiB; {hits / Math.Max(1.0, hits + misses):P1} of {hits + misses:N0} row reads from memory (warm-up included)");
+                    }
                 }
                 finally
                 {

@@ -46,20 +46,56 @@ public static class LoadGenerator
     {
         if (options.Concurrency < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Concurrency, $"--concurrency: {options.Concurrency} must be >= 1.");
         if (options.Rate is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Rate, $"--rate: {options.Rate} must be > 0.");
+        var table = shape.Values();
+        int[][]? rings = shape.Zipf ? shape.DrawZipf(RingLength, options.Seed) : null; // before the clock starts
+        string[][]? requests = target is ISyncLoadTarget && options.Rate is null ? Materialize(shape, table, rings, RingLength, options.Concurrency, options.Seed) : null;
+        var draws = new Draws(table, rings, requests);
         // Warm-up: connections, JIT, caches; not recorded.
-        await Phase(target, shape, options with { Duration = options.Warmup }, record: false, cancel).ConfigureAwait(false);
-        return await Phase(target, shape, options, record: true, cancel).ConfigureAwait(false);
+        await Phase(target, shape, options with { Duration = options.Warmup }, draws, record: false, cancel).ConfigureAwait(false);
+        return await Phase(target, shape, options, draws, record: true, cancel).ConfigureAwait(false);
     }
 
-    private static async Task<LoadReport> Phase(ILoadTarget target, LoadShape shape, LoadOptions options, bool record, CancellationToken cancel)
+    /// <summary>Requests before a caller's skewed stream repeats (5-7 s at the in-process rates seen here).</summary>
+    private const int RingLength = 1 << 20;
+
+    /// <summary>What callers draw their values from: the table of all values, Zipf rings over it, in-process requests.</summary>
+    private sealed record Draws(string[] Table, int[][]? Rings, string[][]? Requests);
+
+    /// <summary>
+    /// In-process callers' requests, drawn before the clock starts: per caller a sequence of requests whose value
+    /// strings are fresh copies laid out in the order they are used, as a server finds them in a just-parsed request
+    /// buffer. Taking them from the shared table of all values instead would add a cache miss per value (the table
+    /// slot, then the string) that no server pays, and would measure the generator rather than the lookup.
+    /// </summary>
+    private static string[][] Materialize(LoadShape shape, string[] table, int[][]? rings, int ringLength, int callers, ulong seed)
+    {
+        int features = shape.Features;
+        // At most ~8M strings in all (a few hundred MB), at least 1,024 requests per caller.
+        int count = Math.Clamp((1 << 23) / (callers * features), 1024, 1 << 16);
+        var requests = new string[callers][];
+        for (int c = 0; c < callers; c++)
+        {
+            var random = new Random((int)(seed * 7919 + (ulong)c));
+            int at = random.Next(ringLength);
+            var mine = requests[c] = new string[count * features];
+            for (int q = 0; q < count; q++)
+            {
+                for (int f = 0; f < features; f++)
+                    mine[q * features + f] = new string((rings is null ? table[random.Next(table.Length)] : table[rings[f][at]]).AsSpan());
+                at = (at + 1) & (ringLength - 1);
+            }
+        }
+        return requests;
+    }
+
+    private static async Task<LoadReport> Phase(ILoadTarget target, LoadShape shape, LoadOptions options, Draws draws, bool record, CancellationToken cancel)
     {
         int callers = options.Concurrency;
         var histograms = new LongHistogram[callers];
         var errors = new Dictionary<string, long>[callers];
         var calls = new long[callers];
-        var table = shape.Values();
-        const int ringLength = 1 << 20; // requests before a caller's skewed stream repeats (5-7 s at the in-process rates seen here)
-        int[][]? rings = shape.Zipf ? shape.DrawZipf(ringLength, options.Seed) : null; // before the clock starts
+        var (table, rings, requests) = draws;
+        const int ringLength = RingLength;
         long duration = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
         long begin = Stopwatch.GetTimestamp();
         long end = begin + duration;
@@ -78,14 +114,14 @@ public static class LoadGenerator
                 {
                     try
                     {
-                        var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
-                        var values = new string[shape.Features];
-                        int at = random.Next(ringLength);
+                        var mine = requests![caller];
+                        int features = shape.Features, at = 0;
                         long made = 0;
                         while (!cancel.IsCancellationRequested)
                         {
-                            if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
-                            else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (ringLength - 1); }
+                            var values = mine.AsSpan(at, features);
+                            at += features;
+                            if (at == mine.Length) at = 0;
                             long t0 = Stopwatch.GetTimestamp();
                             if (t0 >= end && made > 0) break; // every caller makes at least one call, however late it starts
                             made++;

@@ -145,7 +145,8 @@ public sealed class InProcessLoadTarget(LookupEngine engine, LoadShape shape) : 
     [ThreadStatic] private static float[]? t_output;
 
     public LookupEngine Engine => engine;
-    public string Name => engine.Store.Cache is { } cache ? $"in-process, hot cache {cache.Bytes >> 20} MiB" : "in-process";
+    public string Name => engine.Store.Resident is { } tier ? $"in-process, resident rows {tier.Bytes >> 20} MiB"
+        : engine.Store.Cache is { } cache ? $"in-process, hot cache {cache.Bytes >> 20} MiB" : "in-process";
 
     public ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {

@@ -140,6 +140,7 @@ public sealed unsafe class RowStoreSession : IDisposable
     private void ReadResident(ResidentRows resident, ReadOnlySpan<int> matrices, ReadOnlySpan<long> rows, Span<float> values, Span<long> versions)
     {
         var catalog = _store.Catalog;
+        for (int i = 0; i < rows.Length; i++) resident.Prefetch(matrices[i], rows[i]);
         int misses = 0, offset = 0;
         for (int i = 0; i < rows.Length; i++)
         {
