@@ -19,13 +19,33 @@ public sealed class ServingMetrics
     public Gauge DenseModelVersion { get; } = new("recsys_dense_model_version", "Version of the dense model used by Score.");
     public Histogram Freshness { get; } = new("recsys_update_freshness_seconds", "Time from an update's source record to its row being readable.");
 
+    /// <summary>
+    /// Row reads answered from memory (hot-row cache or resident tier) and from FASTER, read when /metrics is
+    /// rendered; null when the store has neither in front of it.
+    /// </summary>
+    public Func<(long Hits, long Misses)>? StoreMemoryReads { get; set; }
+
     public Histogram Latency(string method) => _latency.GetOrAdd(method, m => new Histogram("recsys_request_seconds", "Server-side request latency.", $"method=\"{m}\""));
 
     public void Request(string method, string code) => _requests.GetOrAdd((method, code), k =>
         new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{k.Method}\",code=\"{k.Code}\"")).Add();
 
     public string Render() => PrometheusText.Render(
-        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated]),
+        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated])
+            .Concat(StoreReadCounters()),
         [UpdateLagSeconds, DenseModelVersion],
         _latency.Values.OrderBy(h => h.Labels).Concat([Freshness]));
+
+    private IEnumerable<Counter> StoreReadCounters()
+    {
+        if (StoreMemoryReads is null) yield break;
+        var (hits, misses) = StoreMemoryReads();
+        const string help = "Row reads by where they were answered: memory (hot-row cache or resident tier) or the FASTER store.";
+        var memory = new Counter("recsys_store_row_reads_total", help, "source=\"memory\"");
+        memory.Add(hits);
+        var faster = new Counter("recsys_store_row_reads_total", help, "source=\"faster\"");
+        faster.Add(misses);
+        yield return memory;
+        yield return faster;
+    }
 }

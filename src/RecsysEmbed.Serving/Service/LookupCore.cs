@@ -24,6 +24,7 @@ public sealed class LookupCore
         Metrics = metrics;
         _options = options;
         Applier = applier;
+        if (engine.Store.Cache is not null || engine.Store.Resident is not null) metrics.StoreMemoryReads = engine.Store.CacheCounts;
     }
 
     public ServingMetrics Metrics { get; }

@@ -199,5 +199,25 @@ public sealed class ResidentRowsTests(TrainedModelFixture fixture) : IClassFixtu
         Assert.Contains("--hot-cache", e.Message);
     }
 
+    [Fact]
+    public void Metrics_count_row_reads_answered_from_memory_and_from_faster()
+    {
+        using var store = new LoadedStore(fixture, resident: true);
+        var metrics = new ServingMetrics();
+        var core = new RecsysEmbed.Serving.Service.LookupCore(store.Engine, null, metrics, new RecsysEmbed.Serving.Service.LookupServiceOptions());
+        var m = store.Catalog.Matrices.First(x => x.Name == "t_ue");
+        // One row unloaded (as after a failed write): its next read goes to FASTER.
+        var tier = store.Store.Resident!;
+        tier.EndUpdate(m.Id, 2, tier.BeginUpdate(m.Id, 2), default, 0);
+        var session = store.Store.RentSession();
+        var read = new float[m.Dim];
+        for (int r = 0; r < 5; r++) Assert.True(session.TryRead(m.Id, r, read, out _));
+        store.Store.Return(session);
+        string text = metrics.Render();
+        Assert.NotNull(core);
+        Assert.Contains("recsys_store_row_reads_total{source=\"memory\"} 4\n", text);
+        Assert.Contains("recsys_store_row_reads_total{source=\"faster\"} 1\n", text);
+    }
+
     private static int[] BitsOf(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
 }
