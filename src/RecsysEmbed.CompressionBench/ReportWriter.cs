@@ -30,6 +30,7 @@ public static class ReportWriter
         Row(h, "Date", $"{manifest.StartedUtc} to {manifest.FinishedUtc}");
         Row(h, "Data", manifest.Data + (manifest.BestAuc is { } b ? $"; best achievable AUC {b:F4}" : ""));
         Row(h, "Seeds", string.Join(", ", manifest.Seeds));
+        Row(h, "Budget policy", SuitePolicies.Describe(options.Policy));
         Row(h, "Full tables (budget 1)", $"{fullWeightBytes:N0} bytes ({ByteSize.Format(fullWeightBytes)}) of fp32 weights");
         h.AppendLine("</table><details><summary>Suite options (the run's identity)</summary><pre>").Append(E(manifest.Options)).AppendLine("</pre></details>");
 
@@ -47,7 +48,8 @@ public static class ReportWriter
         Table(h, "parameters", "Method parameters per budget (solved to fit)", stats, options, s => s.Parameters, null, false);
 
         h.AppendLine("<h2>Methods</h2><ul>");
-        foreach (var m in options.Methods) h.Append("<li><b>").Append(E(m)).Append("</b>: ").Append(E(CompressionMethods.Get(m).Description)).AppendLine("</li>");
+        foreach (var m in options.Methods)
+            h.Append("<li><b>").Append(E(m)).Append("</b>: ").Append(E(MethodDescription(m, options.Policy))).AppendLine("</li>");
         h.AppendLine("</ul>");
         var skipped = stats.Where(s => s.Skipped is not null).ToArray();
         h.AppendLine("<h2>Skipped cells</h2>");
@@ -64,6 +66,10 @@ public static class ReportWriter
         h.AppendLine("</body></html>");
         return h.ToString();
     }
+
+    /// <summary>The method's description under the run's policy, marked where the policy does not apply.</summary>
+    public static string MethodDescription(string method, SuitePolicy policy) =>
+        CompressionMethods.Get(method).DescriptionFor(policy) + (SuitePolicies.AppliesTo(method) ? "" : " (the budget policy does not apply)");
 
     private static void Row(StringBuilder h, string key, string value) =>
         h.Append("<tr><th class=\"l\">").Append(E(key)).Append("</th><td class=\"l\">").Append(E(value)).AppendLine("</td></tr>");

@@ -2,10 +2,13 @@ using Microsoft.Data.Analysis;
 
 namespace RecsysEmbed.CompressionBench;
 
-/// <summary>results.csv: one row per cell and repeat (skipped cells included with their reason), via a DataFrame.</summary>
+/// <summary>
+/// results.csv: one row per cell and repeat (skipped cells included with their reason), via a DataFrame. The last
+/// column is the run's budget policy (--policy: cap or uniform; it changes only hash, multihash, qr and ue).
+/// </summary>
 public static class ResultsTable
 {
-    public static DataFrame ToFrame(IReadOnlyList<CellResult> cells) => new(
+    public static DataFrame ToFrame(IReadOnlyList<CellResult> cells, SuitePolicy policy) => new(
         new StringDataFrameColumn("method", cells.Select(c => c.Method)),
         new DoubleDataFrameColumn("budget", cells.Select(c => c.Budget)),
         new Int32DataFrameColumn("repeat", cells.Select(c => c.Repeat)),
@@ -26,8 +29,9 @@ public static class ResultsTable
         new DoubleDataFrameColumn("lookup_p50_us", cells.Select(c => c.LookupP50Microseconds)),
         new DoubleDataFrameColumn("lookup_p99_us", cells.Select(c => c.LookupP99Microseconds)),
         new DoubleDataFrameColumn("wall_s", cells.Select(c => c.WallSeconds)),
-        new DoubleDataFrameColumn("cpu_s", cells.Select(c => c.CpuSeconds)));
+        new DoubleDataFrameColumn("cpu_s", cells.Select(c => c.CpuSeconds)),
+        new StringDataFrameColumn("policy", cells.Select(_ => policy.Name())));
 
-    public static void Write(IReadOnlyList<CellResult> cells, string path) =>
-        RunFolder.WriteAtomic(path, temp => DataFrame.SaveCsv(ToFrame(cells), temp, cultureInfo: System.Globalization.CultureInfo.InvariantCulture));
+    public static void Write(IReadOnlyList<CellResult> cells, SuitePolicy policy, string path) =>
+        RunFolder.WriteAtomic(path, temp => DataFrame.SaveCsv(ToFrame(cells, policy), temp, cultureInfo: System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -5,7 +5,7 @@ namespace RecsysEmbed.CompressionBench;
 /// <summary>
 /// The output folder of a run and what makes it resumable:
 /// <code>
-///   DIR/run.txt              the run's identity (options that change results); a different one is refused
+///   DIR/run.txt              the run's identity (options that change results, the budget policy included); a different one is refused
 ///   DIR/data/                train.tsv, eval.tsv (kept so a resumed run trains on the same rows)
 ///   DIR/cells/M_B_R.json     one finished cell each, written atomically; present = not recomputed
 ///   DIR/results.csv, summary.md, pareto.png, pareto.svg, throughput.png, report.html   rebuilt from the cells
@@ -36,7 +36,7 @@ public sealed class RunFolder
         {
             if (!File.Exists(folder.IdentityPath))
                 throw new SuiteInputException("--out", $"'{options.OutDir}' is not empty and holds no suite run (no run.txt); choose a new or empty folder, nothing was changed");
-            string existing = File.ReadAllText(folder.IdentityPath);
+            string existing = WithPolicy(File.ReadAllText(folder.IdentityPath));
             if (existing != identity)
             {
                 var was = existing.Split('\n');
@@ -47,9 +47,16 @@ public sealed class RunFolder
         }
         Directory.CreateDirectory(dir);
         Directory.CreateDirectory(folder.CellsDir);
-        if (!File.Exists(folder.IdentityPath)) WriteAtomic(folder.IdentityPath, identity);
+        // New, or a run from before --policy (same run, policy=cap): write the identity with its policy.
+        if (!File.Exists(folder.IdentityPath) || File.ReadAllText(folder.IdentityPath) != identity) WriteAtomic(folder.IdentityPath, identity);
         return folder;
     }
+
+    // Runs from before --policy wrote no policy line; they were cap runs.
+    private static string WithPolicy(string identity) =>
+        identity.Split('\n').Any(l => l.StartsWith(SuiteOptions.PolicyKey, StringComparison.Ordinal))
+            ? identity
+            : identity + "\n" + SuiteOptions.PolicyKey + SuitePolicy.Cap.Name();
 
     public bool TryLoad(string method, double budget, int repeat, out CellResult? cell)
     {

@@ -37,6 +37,8 @@ public sealed record SuiteOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Single-request lookups timed per cell for the latency percentiles.</summary>
     public int LatencyRequests { get; init; } = 2000;
+    /// <summary>How hash, multihash, qr and ue spend a budget (<see cref="SuitePolicy"/>); the other methods ignore it.</summary>
+    public SuitePolicy Policy { get; init; } = SuitePolicy.Cap;
 
     public const string SynthPrefix = "synth:";
     public const long DefaultSynthRows = 2_000_000;
@@ -69,6 +71,7 @@ public sealed record SuiteOptions
         if (!(EvalFraction > 0 && EvalFraction < 1)) throw new SuiteInputException("--eval-fraction", $"{EvalFraction} must be in (0, 1)");
         if (Threads < 1) throw new SuiteInputException("--threads", $"{Threads} must be >= 1");
         if (LatencyRequests < 1) throw new SuiteInputException("--latency-requests", $"{LatencyRequests} must be >= 1");
+        if (!Enum.IsDefined(Policy)) throw new SuiteInputException("--policy", $"'{Policy}' is unknown; expected {string.Join(" or ", SuitePolicies.Names)}");
         if (string.IsNullOrWhiteSpace(OutDir)) throw new SuiteInputException("--out", "give an output folder");
     }
 
@@ -84,11 +87,17 @@ public sealed record SuiteOptions
         return rows;
     }
 
-    /// <summary>What makes two runs the same run (everything that changes a result).</summary>
+    /// <summary>
+    /// What makes two runs the same run (everything that changes a result). The policy comes last: a run.txt written
+    /// before there was a policy is this identity without its last line, and reads as policy=cap (<see cref="RunFolder"/>).
+    /// </summary>
     public string Identity() => string.Join("\n",
         $"data={Data}", $"model={Model}", $"methods={string.Join(",", Methods)}",
         $"budgets={string.Join(",", Budgets.Select(b => b.ToString("R", CultureInfo.InvariantCulture)))}", $"repeats={Repeats}",
         $"epochs={Epochs}", $"batch_size={BatchSize}", $"dim={EmbeddingDim}", $"bottom_mlp={string.Join(",", BottomMlp)}",
         $"top_mlp={string.Join(",", TopMlp)}", $"eval_fraction={EvalFraction.ToString("R", CultureInfo.InvariantCulture)}", $"seed={Seed}",
-        $"threads={Threads}", $"latency_requests={LatencyRequests}");
+        $"threads={Threads}", $"latency_requests={LatencyRequests}", $"{PolicyKey}{Policy.Name()}");
+
+    /// <summary>The identity line of the policy, up to its value.</summary>
+    public const string PolicyKey = "policy=";
 }

@@ -32,9 +32,18 @@ internal static class BenchCompressionCommand
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var title = new Option<string>("--title") { Description = "Heading of summary.md and report.html (e.g. to mark a smoke run).", DefaultValueFactory = _ => "Compression suite" };
         var latency = new Option<int>("--latency-requests") { Description = "Single requests timed per cell for lookup p50/p99.", DefaultValueFactory = _ => 2000 };
+        var policy = new Option<string>("--policy")
+        {
+            Description = "How hash, multihash, qr and ue spend a budget: cap (default) keeps full tables for features with at most T ids and " +
+                          "compresses only larger ones, T the largest cap that fits; uniform is the literature's protocol (Shi et al. 2020, " +
+                          "Coleman et al. 2023): every feature compressed with one factor c, the smallest that fits (hash: ceil(n/c) buckets, " +
+                          "qr: radices [ceil(n/c), c]; ue: every feature in one shared table that fills the budget). md, full, lp, tt and robe " +
+                          "ignore it; the policy is part of the run's identity (run.txt, results.csv).",
+            DefaultValueFactory = _ => "cap",
+        };
         var command = new Command("compression", "Compression benchmark suite: every method at every memory budget; tables, Pareto plots and an HTML report.")
         {
-            data, model, methods, budgets, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency, title,
+            data, model, methods, budgets, policy, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency, title,
         };
         command.SetAction(p =>
         {
@@ -48,7 +57,7 @@ internal static class BenchCompressionCommand
                     OutDir = p.GetValue(outDir)!, MaxMinutes = p.GetValue(maxMinutes), Epochs = p.GetValue(epochs), BatchSize = p.GetValue(batch),
                     EmbeddingDim = p.GetValue(dim), BottomMlp = Sizes(p.GetValue(bottom)!, "--bottom-mlp"), TopMlp = Sizes(p.GetValue(top)!, "--top-mlp"),
                     EvalFraction = p.GetValue(evalFraction), Seed = p.GetValue(seed), Threads = p.GetValue(threads), LatencyRequests = p.GetValue(latency),
-                    Title = p.GetValue(title)!,
+                    Title = p.GetValue(title)!, Policy = SuitePolicies.Parse(p.GetValue(policy)),
                 };
                 var outcome = CompressionSuite.Run(options, stderr);
                 p.InvocationConfiguration.Output.WriteLine(outcome.Complete

@@ -10,7 +10,15 @@ public interface ICompressionMethod
     string Name { get; }
     /// <summary>One line on what the method does.</summary>
     string Description { get; }
-    /// <summary>The tables that fit <paramref name="budgetBytes"/> of weights, or an unreachable solution with a reason.</summary>
+    /// <summary>
+    /// One line on what the method does under a budget policy (the report's text). Methods the policy does not apply
+    /// to describe themselves the same under every policy.
+    /// </summary>
+    string DescriptionFor(SuitePolicy policy) => Description;
+    /// <summary>
+    /// The tables that fit <paramref name="budgetBytes"/> of weights, or an unreachable solution with a reason. The
+    /// hash, multihash, qr and ue solvers follow the run's <see cref="SuiteOptions.Policy"/> (model.Options.Policy).
+    /// </summary>
     MethodSolution Solve(SuiteModel model, long budgetBytes);
 }
 

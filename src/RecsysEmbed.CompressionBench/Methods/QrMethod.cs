@@ -2,17 +2,30 @@ namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
 /// Quotient-remainder (multiplicative combine), with the same policy as the hashing trick so the two compare like for
-/// like: one remainder-row cap T; a feature with more than T ids gets radices [ceil(n / c), c] with c = ceil(n / T)
-/// collisions (a remainder table of at most T rows, the frequent ids each on their own row, and a c-row quotient
-/// table), a smaller one keeps its full table. T is the largest that fits.
+/// like.
+/// <list type="bullet">
+/// <item>Cap policy: one remainder-row cap T; a feature with more than T ids gets radices [ceil(n / c), c] with
+/// c = ceil(n / T) collisions (a remainder table of at most T rows, the frequent ids each on their own row, and a
+/// c-row quotient table), a smaller one keeps its full table. T is the largest that fits.</item>
+/// <item>Uniform policy (Shi et al. 2020): every feature gets radices [ceil(n / c), c] (remainder table first, the
+/// QR family's order) with one collision factor c for all, the smallest that fits. Tiny features: one with n &lt;= c
+/// ids gets [1, n] (c capped at n: the quotient table never has more rows than ids), and one with a single id keeps its
+/// one-row full table (<see cref="UniformPolicy.QrCollisions"/>).</item>
+/// </list>
 /// </summary>
 public sealed class QrMethod : ICompressionMethod
 {
     public string Name => "qr";
     public string Description => "quotient-remainder compositional embedding, partitions multiplied, remainder rows capped";
 
+    public string DescriptionFor(SuitePolicy policy) => policy == SuitePolicy.Uniform
+        ? "quotient-remainder compositional embedding, partitions multiplied, uniform policy: every feature split into radices [ceil(n / c), c] " +
+          "(remainder table first), one collision factor c for all, the smallest that fits"
+        : Description + " (cap policy: features with at most the cap keep full tables)";
+
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
+        if (model.Options.Policy == SuitePolicy.Uniform) return SolveUniform(model, budgetBytes);
         static long Collisions(long n, long cap) => (n + cap - 1) / cap;
         string Tables(long cap) => model.PerFeatureTables(f => f.Cardinality <= cap
             ? "family: full"
@@ -36,5 +49,25 @@ public sealed class QrMethod : ICompressionMethod
         long bytes = model.WeightBytes(tables, null)!.Value;
         return new MethodSolution(true, tables, null,
             [SuiteModel.P("remainder_cap", cap.Value), SuiteModel.P("qr_tables", model.Sparse.Count(f => f.Cardinality > cap.Value))], bytes, null);
+    }
+
+    private static MethodSolution SolveUniform(SuiteModel model, long budgetBytes)
+    {
+        long rowBytes = model.Dim * sizeof(float);
+        var n = model.Sparse.Select(f => f.Cardinality).ToArray();
+        long? c = UniformPolicy.QrCollisionFactor(n, budgetBytes / rowBytes);
+        if (c is null)
+            return MethodSolution.Unreachable($"even the best uniform collision factor takes {UniformPolicy.QrFewestRows(n) * rowBytes:N0} bytes, over the budget of {budgetBytes:N0}");
+        string tables = model.PerFeatureTables(f => UniformPolicy.QrCollisions(f.Cardinality, c.Value) is { } k
+            ? $"family: qr, collisions: {k}, combine: mult"
+            : "family: full");
+        long bytes = model.WeightBytes(tables, null)!.Value;
+        if (bytes > budgetBytes) // cannot happen while QrRows counts as the planner does
+            return MethodSolution.Unreachable($"the planner counts {bytes:N0} bytes for collision factor {c}, over the budget of {budgetBytes:N0}");
+        return new MethodSolution(true, tables, null,
+        [
+            SuiteModel.P("policy", "uniform"), SuiteModel.P("collisions", c.Value),
+            SuiteModel.P("qr_tables", n.Count(x => x > 1)), SuiteModel.P("capped_at_n", n.Count(x => x > 1 && x < c.Value)),
+        ], bytes, null);
     }
 }

@@ -7,14 +7,21 @@ namespace RecsysEmbed.CompressionBench;
 /// that hashing would use; features with at most T ids keep full tables, and all larger features share one
 /// multiplexed table of sum-over-them-of-T buckets (the same bytes as hashing, but pooled: a feature with a heavy head
 /// can use buckets another leaves idle). When every feature is larger than T this is the plain unified table.
+/// Uniform policy (Coleman et al. 2023): every feature is multiplexed into one shared table whose rows fill the budget
+/// (floor(budget / row bytes) buckets); no feature keeps a full table.
 /// </summary>
 public sealed class UeMethod : ICompressionMethod
 {
     public string Name => "ue";
     public string Description => "unified embedding: the large features share one multiplexed table";
 
+    public string DescriptionFor(SuitePolicy policy) => policy == SuitePolicy.Uniform
+        ? "unified embedding, uniform policy: every feature multiplexed into one shared table whose rows fill the budget"
+        : Description + " (cap policy: features with at most the hashing cap keep full tables)";
+
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
+        if (model.Options.Policy == SuitePolicy.Uniform) return SolveUniform(model, budgetBytes);
         long rowBytes = model.Dim * sizeof(float);
         long? cap = SuiteModel.LargestFitting(1, model.Sparse.Max(f => f.Cardinality),
             t => model.Sparse.Sum(f => Math.Min(f.Cardinality, t)) * rowBytes <= budgetBytes);
@@ -31,5 +38,20 @@ public sealed class UeMethod : ICompressionMethod
         long bytes = model.WeightBytes(tables, null)!.Value;
         return new MethodSolution(true, tables, null,
             [SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", shared.Count), SuiteModel.P("bucket_cap", cap.Value)], bytes, null);
+    }
+
+    private static MethodSolution SolveUniform(SuiteModel model, long budgetBytes)
+    {
+        long rowBytes = model.Dim * sizeof(float);
+        long buckets = budgetBytes / rowBytes;
+        if (buckets < 1) return MethodSolution.Unreachable($"the budget of {budgetBytes:N0} bytes holds no row of {rowBytes} bytes");
+        string tables = "tables:\n  - {name: t_unified, family: ue, buckets: " + buckets + ", features: [" + string.Join(", ", model.Sparse.Select(f => f.Name)) + "]}\n";
+        long bytes = model.WeightBytes(tables, null)!.Value;
+        long ids = model.Sparse.Sum(f => f.Cardinality);
+        return new MethodSolution(true, tables, null,
+        [
+            SuiteModel.P("policy", "uniform"), SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", model.Sparse.Count),
+            SuiteModel.P("compression", UniformPolicy.Format((double)ids / buckets)),
+        ], bytes, null);
     }
 }

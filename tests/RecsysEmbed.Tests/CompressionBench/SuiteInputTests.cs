@@ -17,6 +17,8 @@ public sealed class SuiteInputTests
         { ["--budgets", "half"], "--budgets", "'half'" },
         { ["--model", "wide-deep"], "--model", "'wide-deep' is unknown" },
         { ["--repeats", "0"], "--repeats", "0 must be >= 1" },
+        { ["--policy", "strict"], "--policy", "'strict' is unknown; expected cap or uniform" },
+        { ["--policy", "Uniform"], "--policy", "'Uniform' is unknown" },
     };
 
     [Theory]
