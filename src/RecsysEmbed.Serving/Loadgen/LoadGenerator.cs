@@ -37,7 +37,8 @@ public sealed record LoadReport
 }
 
 /// <summary>
-/// Drives a target with <see cref="LoadOptions.Concurrency"/> callers for a duration and records each call's latency
+/// Drives a target with <see cref="LoadOptions.Concurrency"/> callers (each with its own <see cref="ILoadCaller"/>, a
+/// gRPC stream, when the target is an <see cref="IPerCallerLoadTarget"/>) for a duration and records each call's latency
 /// (from its scheduled start in open-loop mode, so queueing delay counts) in per-caller HDR histograms merged at the end.
 /// </summary>
 public static class LoadGenerator
@@ -46,12 +47,23 @@ public static class LoadGenerator
     {
         if (options.Concurrency < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Concurrency, $"--concurrency: {options.Concurrency} must be >= 1.");
         if (options.Rate is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Rate, $"--rate: {options.Rate} must be > 0.");
-        // Warm-up: connections, JIT, caches; not recorded.
-        await Phase(target, shape, options with { Duration = options.Warmup }, record: false, cancel).ConfigureAwait(false);
-        return await Phase(target, shape, options, record: true, cancel).ConfigureAwait(false);
+        // One caller object per concurrent caller (a gRPC stream each), kept from the warm-up through the measurement.
+        var perCaller = target as IPerCallerLoadTarget;
+        var owned = perCaller is null ? null : new ILoadCaller[options.Concurrency];
+        try
+        {
+            if (owned is not null) for (int c = 0; c < owned.Length; c++) owned[c] = perCaller!.OpenCaller();
+            // Warm-up: connections, JIT, caches; not recorded.
+            await Phase(target, owned, shape, options with { Duration = options.Warmup }, record: false, cancel).ConfigureAwait(false);
+            return await Phase(target, owned, shape, options, record: true, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (owned is not null) foreach (var caller in owned) if (caller is not null) await caller.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
-    private static async Task<LoadReport> Phase(ILoadTarget target, LoadShape shape, LoadOptions options, bool record, CancellationToken cancel)
+    private static async Task<LoadReport> Phase(ILoadTarget target, ILoadCaller[]? owned, LoadShape shape, LoadOptions options, bool record, CancellationToken cancel)
     {
         int callers = options.Concurrency;
         var histograms = new LongHistogram[callers];
@@ -109,6 +121,7 @@ public static class LoadGenerator
             }
             tasks[c] = Task.Run(async () =>
             {
+                var own = owned?[caller];
                 var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                 var values = new string[shape.Features];
                 int at = random.Next(ringLength);
@@ -138,7 +151,8 @@ public static class LoadGenerator
                     made++;
                     try
                     {
-                        await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        if (own is null) await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        else await own.CallAsync(values, cancel).ConfigureAwait(false);
                         succeeded++;
                         if (record)
                         {
