@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Serving benchmark, one run: trains a small model (benchmarks/serving/bench-model.yaml), bulk-loads it into the
 # FASTER store behind `recsys-embed serve`, starts Debian's redis-server on 127.0.0.1 (installed with apt when
-# missing), fills Redis with the service's own 256-byte vectors, then load-tests both with the same request shape
-# (26 features, one value each; Redis: one MGET of 26 keys) at 1 and 16 callers, plus the in-process store on
-# 2 threads and end-to-end update freshness through the embedded Kafka broker.
+# missing), fills Redis with the service's own 256-byte vectors, then load-tests, in one loadtest run each at 1 and
+# 16 callers, the service over unary gRPC, the service over the LookupStream RPC (one stream per caller) and Redis,
+# with the same request shape (26 features, one value each; Redis: one MGET of 26 keys), plus the in-process store
+# on 2 threads and end-to-end update freshness through the embedded Kafka broker.
 # Usage: benchmarks/serving/redis-baseline.sh [OUT_DIR]      (DURATION=15 CONCURRENCY=16 override)
 # Not part of CI: it needs redis-server and a few minutes.
 set -euo pipefail
@@ -49,11 +50,12 @@ grep -q '^grpc: ' "$OUT/serve.out" || { cat "$OUT/serve.err"; exit 1; }
 BOOTSTRAP=$(sed -n 's/^bootstrap: //p' "$OUT/serve.out")
 grep 'store: loaded' "$OUT/serve.err"
 
-echo "== service vs Redis, 1 caller"
-$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" \
+echo "== service (unary gRPC, gRPC stream) vs Redis, 1 caller"
+$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
+  --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" \
   --features 26 --cardinality 10000 --concurrency 1 --duration "$DURATION" --json "$OUT/c1.json"
-echo "== service vs Redis, $CONCURRENCY callers"
-$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
+echo "== service (unary gRPC, gRPC stream) vs Redis, $CONCURRENCY callers"
+$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
   --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION" --json "$OUT/c$CONCURRENCY.json"
 echo "== HTTP/JSON, $CONCURRENCY callers"
 $CLI loadtest --target "http://127.0.0.1:$((GRPC_PORT + 1))" --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION"

@@ -58,6 +58,14 @@ public sealed class RecsysEmbedClient : IDisposable
     public async Task<LookupResponse> LookupAsync(LookupRequest request, TimeSpan? deadline = null, CancellationToken cancel = default) =>
         await Raw.LookupAsync(request, CallOptions(deadline, cancel)).ConfigureAwait(false);
 
+    /// <summary>
+    /// Opens a <see cref="LookupStream"/>: lookups on one long-lived bidirectional stream, answered in order, without
+    /// the per-call cost of a unary call (HTTP/2 stream, headers, trailers). One request at a time per stream object;
+    /// give each concurrent caller its own. <paramref name="deadline"/> (default <see cref="RecsysEmbedClientOptions.DefaultDeadline"/>)
+    /// applies to each message, not to the stream, which lives until disposed. The stream opens with the first lookup.
+    /// </summary>
+    public LookupStream OpenLookupStream(TimeSpan? deadline = null) => new(Raw, _headers, deadline ?? Options.DefaultDeadline);
+
     public async Task<BatchLookupResponse> BatchLookupAsync(BatchLookupRequest request, TimeSpan? deadline = null, CancellationToken cancel = default) =>
         await Raw.BatchLookupAsync(request, CallOptions(deadline, cancel)).ConfigureAwait(false);
 
@@ -86,4 +94,142 @@ public sealed class RecsysEmbedClient : IDisposable
     }
 
     public void Dispose() => _channel.Dispose();
+}
+
+/// <summary>
+/// Lookups over one <c>LookupStream</c> call (see <see cref="RecsysEmbedClient.OpenLookupStream"/>). Each
+/// <see cref="LookupAsync"/> writes one request and reads its response; one request at a time (a second concurrent
+/// call throws <see cref="InvalidOperationException"/>).
+/// <list type="bullet">
+/// <item>A request the service refuses (a bad field: INVALID_ARGUMENT naming it; overload: RESOURCE_EXHAUSTED) throws
+/// the <see cref="RpcException"/> a unary Lookup would, and the stream stays open for the next request.</item>
+/// <item>Each message has its own deadline (the stream's <see cref="Deadline"/>, or the one given): past it the call is abandoned (DEADLINE_EXCEEDED; a late response could
+/// not be matched to its request). The same when <c>cancel</c> fires (OperationCanceledException) or the stream ends
+/// with a status (UNAUTHENTICATED without the key, UNAVAILABLE when the server goes away): that status is thrown. The
+/// next lookup then opens a new stream, so one failure never poisons the object.</item>
+/// </list>
+/// Dispose completes the stream (the server sees a clean end); not thread-safe apart from that one-at-a-time check.
+/// </summary>
+public sealed class LookupStream : IAsyncDisposable, IDisposable
+{
+    private readonly EmbeddingLookup.EmbeddingLookupClient _raw;
+    private readonly Metadata? _headers;
+    private AsyncDuplexStreamingCall<LookupRequest, LookupResponse>? _call;
+    private CancellationTokenSource _timer = new();
+    private int _busy;
+    private bool _disposed;
+
+    internal LookupStream(EmbeddingLookup.EmbeddingLookupClient raw, Metadata? headers, TimeSpan deadline)
+    {
+        if (deadline <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(deadline), deadline, "the per-message deadline must be positive.");
+        _raw = raw;
+        _headers = headers;
+        Deadline = deadline;
+    }
+
+    /// <summary>Deadline of each message.</summary>
+    public TimeSpan Deadline { get; }
+    /// <summary>Streams opened so far (1 while nothing has failed; each failure makes the next lookup open another).</summary>
+    public int Opened { get; private set; }
+
+    /// <summary>One lookup with the stream's <see cref="Deadline"/>.</summary>
+    public Task<LookupResponse> LookupAsync(LookupRequest request, CancellationToken cancel = default) => LookupAsync(request, null, cancel);
+
+    /// <summary>One lookup with its own deadline (null: the stream's <see cref="Deadline"/>).</summary>
+    public async Task<LookupResponse> LookupAsync(LookupRequest request, TimeSpan? deadline, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var limit = deadline ?? Deadline;
+        if (limit <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(deadline), deadline, "the deadline must be positive.");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("LookupStream: one request at a time; open one stream per concurrent caller.");
+        LookupResponse response;
+        try
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (_call is null)
+            {
+                _call = _raw.LookupStream(new CallOptions(_headers)); // no deadline on the stream: one per message
+                Opened++;
+            }
+            var call = _call;
+            if (!_timer.TryReset())
+            {
+                _timer.Dispose();
+                _timer = new CancellationTokenSource();
+            }
+            var timer = _timer;
+            timer.CancelAfter(limit);
+            using (cancel.CanBeCanceled ? cancel.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timer) : default)
+            {
+                try
+                {
+                    await call.RequestStream.WriteAsync(request, timer.Token).ConfigureAwait(false);
+                    if (!await call.ResponseStream.MoveNext(timer.Token).ConfigureAwait(false))
+                        throw new RpcException(StatusOf(call) ?? new Status(StatusCode.Internal, "LookupStream: the server ended the stream without answering."));
+                    response = call.ResponseStream.Current;
+                }
+                catch (Exception e)
+                {
+                    // The stream is of no further use: a response may still be on its way. Drop it; the next lookup opens a new one.
+                    Abandon();
+                    if (cancel.IsCancellationRequested) throw new OperationCanceledException("LookupStream: the lookup was cancelled.", e, cancel);
+                    if (timer.IsCancellationRequested)
+                        throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"LookupStream: no response within {limit.TotalMilliseconds:N0} ms.", e));
+                    if (e is RpcException) throw;
+                    if (StatusOf(call) is { } status) throw new RpcException(status);
+                    throw;
+                }
+            }
+            timer.TryReset(); // stop the clock between messages
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+        if (response.Error is { } error) throw new RpcException(new Status((StatusCode)error.Code, error.Message));
+        return response;
+    }
+
+    private static Status? StatusOf(AsyncDuplexStreamingCall<LookupRequest, LookupResponse> call)
+    {
+        try { return call.GetStatus(); }
+        catch (InvalidOperationException) { return null; } // still running
+    }
+
+    private void Abandon()
+    {
+        _call?.Dispose(); // cancels the call if it is still running
+        _call = null;
+    }
+
+    /// <summary>Cancels the stream at once.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Abandon();
+        _timer.Dispose();
+    }
+
+    /// <summary>Completes the stream and waits (at most <see cref="Deadline"/>) for the server to end it cleanly.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        if (_call is { } call && Volatile.Read(ref _busy) == 0)
+        {
+            try
+            {
+                using var wait = new CancellationTokenSource(Deadline);
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                while (await call.ResponseStream.MoveNext(wait.Token).ConfigureAwait(false)) { }
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException or IOException)
+            {
+                // Already broken or slow to end: Dispose cancels it.
+            }
+        }
+        Dispose();
+    }
 }

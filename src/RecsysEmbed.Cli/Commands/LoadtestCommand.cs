@@ -12,17 +12,17 @@ using RecsysEmbed.Training.Checkpoints;
 namespace RecsysEmbed.Cli.Commands;
 
 /// <summary>
-/// <c>recsys-embed loadtest --target grpc://127.0.0.1:P|http://...|redis://H:P|inproc [--target ...] --features 26
-/// --concurrency C --duration S [--rate R]</c>: the same request shape (F features, one raw value each) against each
-/// target in turn, in one run, reporting throughput, p50/p99/p99.9 (HDR histogram) and errors by kind, plus the
-/// ratios of the first target to the others. Optionally fills Redis with the service's vectors first, and measures
+/// <c>recsys-embed loadtest --target grpc://127.0.0.1:P|grpc-stream://127.0.0.1:P|http://...|redis://H:P|inproc [--target ...]
+/// --features 26 --concurrency C --duration S [--rate R]</c>: the same request shape (F features, one raw value each)
+/// against each target in turn, in one run, reporting throughput, p50/p99/p99.9 (HDR histogram) and errors by kind,
+/// plus the ratios between every two targets (earlier / later). grpc-stream: each caller owns one LookupStream. Optionally fills Redis with the service's vectors first, and measures
 /// end-to-end update freshness through the update topic.
 /// </summary>
 internal static class LoadtestCommand
 {
     public static Command Create()
     {
-        var targets = new Option<string[]>("--target") { Description = "grpc://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident (every row decoded in memory in front of FASTER) (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var targets = new Option<string[]>("--target") { Description = "grpc://host:port (unary Lookup), grpc-stream://host:port (LookupStream, one stream per caller), http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident (every row decoded in memory in front of FASTER) (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
         var features = new Option<int>("--features") { Description = "Features per request (C1..CF), one value each.", DefaultValueFactory = _ => 26 };
         var cardinality = new Option<int>("--cardinality") { Description = "Distinct values per feature the requests draw from.", DefaultValueFactory = _ => 10_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers.", DefaultValueFactory = _ => 16 };
@@ -30,7 +30,7 @@ internal static class LoadtestCommand
         var warmup = new Option<double>("--warmup") { Description = "Seconds of unrecorded warm-up per target.", DefaultValueFactory = _ => 1 };
         var rate = new Option<double?>("--rate") { Description = "Open loop: total requests per second (latency counts from the scheduled time)." };
         var apiKeyFile = new Option<string?>("--api-key-file") { Description = "API key for the service." };
-        var deadlineMs = new Option<int>("--deadline-ms") { Description = "Per-call deadline.", DefaultValueFactory = _ => 5000 };
+        var deadlineMs = new Option<int>("--deadline-ms") { Description = "Per-call deadline (grpc-stream: per message).", DefaultValueFactory = _ => 5000 };
         var redisFill = new Option<string?>("--redis-fill-from") { Description = "Before the run, store in Redis the vector the service at grpc://host:port returns for every feature value." };
         var model = new Option<string?>("--model") { Description = "Training checkpoint directory (inproc target, freshness)." };
         var config = new Option<string?>("--config") { Description = "Model config YAML (inproc target, freshness)." };
@@ -42,7 +42,7 @@ internal static class LoadtestCommand
         var topic = new Option<string?>("--updates-topic") { Description = "Update topic the service follows." };
         var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers of the update topic." };
         var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
-        var command = new Command("loadtest", "Load-test the lookup service (gRPC, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
+        var command = new Command("loadtest", "Load-test the lookup service (unary gRPC, gRPC stream, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
         {
             targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
         };
@@ -117,14 +117,18 @@ internal static class LoadtestCommand
                     target.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 }
             }
-            for (int i = 1; i < reports.Count; i++)
+            for (int a = 0; a < reports.Count; a++)
             {
-                stdout.WriteLine($"ratio {reports[0].Target} / {reports[i].Target}: throughput {reports[0].CallsPerSecond / Math.Max(reports[i].CallsPerSecond, 1e-9):F2}x, " +
-                                 $"p99 {reports[0].P99Us / Math.Max(reports[i].P99Us, 1e-9):F2}x");
+                for (int b = a + 1; b < reports.Count; b++)
+                {
+                    stdout.WriteLine($"ratio {reports[a].Target} / {reports[b].Target}: throughput {reports[a].CallsPerSecond / Math.Max(reports[b].CallsPerSecond, 1e-9):F2}x, " +
+                                     $"p99 {reports[a].P99Us / Math.Max(reports[b].P99Us, 1e-9):F2}x");
+                }
             }
             if (freshness > 0)
             {
-                string grpc = targets.FirstOrDefault(t => t.StartsWith("grpc://", StringComparison.Ordinal)) ?? throw new FormatException("--freshness needs a grpc:// target.");
+                string grpc = targets.FirstOrDefault(t => t.StartsWith("grpc://", StringComparison.Ordinal) || t.StartsWith("grpc-stream://", StringComparison.Ordinal))
+                    ?? throw new FormatException("--freshness needs a grpc:// or grpc-stream:// target.");
                 if (topic is null || bootstrap is null || modelDir is null || configPath is null) throw new FormatException("--freshness needs --updates-topic, --bootstrap, --model and --config.");
                 var model = ServingModel.Create(ModelConfig.Load(configPath), CheckpointReader.OpenLatest(modelDir, fallBackToPrevious: true));
                 using var endpoint = KafkaEndpoint.Resolve(bootstrap);
@@ -149,6 +153,7 @@ internal static class LoadtestCommand
                                     ref FasterRowStore? store, ref string? tempStore)
     {
         if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
+        if (target.StartsWith("grpc-stream://", StringComparison.Ordinal)) return new GrpcStreamLoadTarget(GrpcAddress(target), shape, key, deadline);
         if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
         if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
         if (target is "inproc" or "inproc-cached" or "inproc-resident")
@@ -172,6 +177,6 @@ internal static class LoadtestCommand
             Console.Error.WriteLine($"inproc: bulk-loaded {loaded.Rows:N0} rows in {loaded.Seconds:F2} s ({loaded.RowsPerSecond:N0} rows/s)");
             return new InProcessLoadTarget(new LookupEngine(model, store), shape);
         }
-        throw new FormatException($"--target: '{target}' is not grpc://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident.");
+        throw new FormatException($"--target: '{target}' is not grpc://host:port, grpc-stream://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident.");
     }
 }

@@ -11,6 +11,23 @@ public interface ILoadTarget : IAsyncDisposable
     ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel);
 }
 
+/// <summary>
+/// A target whose callers each own a connection-like state (a gRPC stream, one request at a time): the generator
+/// opens one <see cref="ILoadCaller"/> per concurrent caller for the whole run (warm-up included) and disposes them
+/// at the end; <see cref="ILoadTarget.CallAsync"/> stays usable on its own (it borrows a caller from a pool).
+/// </summary>
+public interface IPerCallerLoadTarget : ILoadTarget
+{
+    ILoadCaller OpenCaller();
+}
+
+/// <summary>One caller's own channel to a <see cref="IPerCallerLoadTarget"/>; used by one caller at a time.</summary>
+public interface ILoadCaller : IAsyncDisposable
+{
+    /// <summary>Issues one request; throws on failure (and recovers by itself for the next call).</summary>
+    ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel);
+}
+
 /// <summary>A target with a synchronous call (the in-process store): driven by dedicated threads, no async machinery.</summary>
 public interface ISyncLoadTarget : ILoadTarget
 {

@@ -37,7 +37,8 @@ public sealed record LoadReport
 }
 
 /// <summary>
-/// Drives a target with <see cref="LoadOptions.Concurrency"/> callers for a duration and records each call's latency
+/// Drives a target with <see cref="LoadOptions.Concurrency"/> callers (each with its own <see cref="ILoadCaller"/>, a
+/// gRPC stream, when the target is an <see cref="IPerCallerLoadTarget"/>) for a duration and records each call's latency
 /// (from its scheduled start in open-loop mode, so queueing delay counts) in per-caller HDR histograms merged at the end.
 /// </summary>
 public static class LoadGenerator
@@ -50,9 +51,20 @@ public static class LoadGenerator
         int[][]? rings = shape.Zipf ? shape.DrawZipf(RingLength, options.Seed) : null; // before the clock starts
         string[][]? requests = target is ISyncLoadTarget && options.Rate is null ? Materialize(shape, table, rings, RingLength, options.Concurrency, options.Seed) : null;
         var draws = new Draws(table, rings, requests);
-        // Warm-up: connections, JIT, caches; not recorded.
-        await Phase(target, shape, options with { Duration = options.Warmup }, draws, record: false, cancel).ConfigureAwait(false);
-        return await Phase(target, shape, options, draws, record: true, cancel).ConfigureAwait(false);
+        // One caller object per concurrent caller (a gRPC stream each), kept from the warm-up through the measurement.
+        var perCaller = target as IPerCallerLoadTarget;
+        var owned = perCaller is null ? null : new ILoadCaller[options.Concurrency];
+        try
+        {
+            if (owned is not null) for (int c = 0; c < owned.Length; c++) owned[c] = perCaller!.OpenCaller();
+            // Warm-up: connections, JIT, caches; not recorded.
+            await Phase(target, owned, shape, options with { Duration = options.Warmup }, draws, record: false, cancel).ConfigureAwait(false);
+            return await Phase(target, owned, shape, options, draws, record: true, cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (owned is not null) foreach (var caller in owned) if (caller is not null) await caller.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Requests before a caller's skewed stream repeats (5-7 s at the in-process rates seen here).</summary>
@@ -88,7 +100,7 @@ public static class LoadGenerator
         return requests;
     }
 
-    private static async Task<LoadReport> Phase(ILoadTarget target, LoadShape shape, LoadOptions options, Draws draws, bool record, CancellationToken cancel)
+    private static async Task<LoadReport> Phase(ILoadTarget target, ILoadCaller[]? owned, LoadShape shape, LoadOptions options, Draws draws, bool record, CancellationToken cancel)
     {
         int callers = options.Concurrency;
         var histograms = new LongHistogram[callers];
@@ -145,6 +157,7 @@ public static class LoadGenerator
             }
             tasks[c] = Task.Run(async () =>
             {
+                var own = owned?[caller];
                 var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                 var values = new string[shape.Features];
                 int at = random.Next(ringLength);
@@ -174,7 +187,8 @@ public static class LoadGenerator
                     made++;
                     try
                     {
-                        await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        if (own is null) await target.CallAsync(values, cancel).ConfigureAwait(false);
+                        else await own.CallAsync(values, cancel).ConfigureAwait(false);
                         succeeded++;
                         if (record)
                         {

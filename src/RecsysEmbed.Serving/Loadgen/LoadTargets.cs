@@ -33,6 +33,61 @@ public sealed class GrpcLoadTarget(string address, LoadShape shape, string? apiK
     }
 }
 
+/// <summary>
+/// Lookup over the bidirectional LookupStream RPC: each caller owns one stream (<see cref="LookupStream"/>, one
+/// request at a time, the deadline per message) on the one shared channel; same request shape as <see cref="GrpcLoadTarget"/>.
+/// </summary>
+public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline) : IPerCallerLoadTarget
+{
+    private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
+    private readonly System.Collections.Concurrent.ConcurrentBag<Caller> _pool = [];
+    public string Name => "grpc-stream " + address;
+
+    public ILoadCaller OpenCaller() => new Caller(_client.OpenLookupStream(), shape);
+
+    /// <summary>Outside the generator: borrows an idle stream (or opens one), so concurrent calls never share one.</summary>
+    public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var caller = _pool.TryTake(out var idle) ? idle : new Caller(_client.OpenLookupStream(), shape);
+        try { await caller.CallAsync(values, cancel).ConfigureAwait(false); }
+        finally { _pool.Add(caller); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        while (_pool.TryTake(out var caller)) await caller.DisposeAsync().ConfigureAwait(false);
+        _client.Dispose();
+    }
+
+    /// <summary>One stream and one request object, refilled for every call (the request is serialized before the call returns).</summary>
+    private sealed class Caller : ILoadCaller
+    {
+        private readonly LookupStream _stream;
+        private readonly LookupRequest _request = new();
+
+        public Caller(LookupStream stream, LoadShape shape)
+        {
+            _stream = stream;
+            for (int f = 0; f < shape.Features; f++)
+            {
+                var fv = new FeatureValues { Name = shape.FeatureName(f) };
+                fv.Values.Add("");
+                _request.Features.Add(fv);
+            }
+        }
+
+        public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+        {
+            if (values.Length != _request.Features.Count)
+                throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
+            for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
+            await _stream.LookupAsync(_request, cancel).ConfigureAwait(false);
+        }
+
+        public ValueTask DisposeAsync() => _stream.DisposeAsync();
+    }
+}
+
 /// <summary>Lookup as JSON over HTTP/1.1 (one shared HttpClient, pooled connections).</summary>
 public sealed class HttpLoadTarget : ILoadTarget
 {

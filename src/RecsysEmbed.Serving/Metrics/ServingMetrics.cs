@@ -15,6 +15,8 @@ public sealed class ServingMetrics
     public Counter UpdatesHeld { get; } = new("recsys_updates_held_total", "Row updates held back because they were newer than the dense model by more than the staleness bound.");
     public Counter Rejected { get; } = new("recsys_requests_rejected_total", "Requests refused by the concurrency limit (RESOURCE_EXHAUSTED / 429).");
     public Counter Unauthenticated { get; } = new("recsys_requests_unauthenticated_total", "Requests without a valid API key.");
+    /// <summary>LookupStream calls accepted (their messages count in recsys_requests_total{method="LookupStream"} like lookups).</summary>
+    public Counter Streams { get; } = new("recsys_lookup_streams_total", "LookupStream calls opened (past the API-key check).");
     public Gauge UpdateLagSeconds { get; } = new("recsys_update_lag_seconds", "Now minus the source time of the newest applied update.");
     public Gauge DenseModelVersion { get; } = new("recsys_dense_model_version", "Version of the dense model used by Score.");
     public Histogram Freshness { get; } = new("recsys_update_freshness_seconds", "Time from an update's source record to its row being readable.");
@@ -31,7 +33,7 @@ public sealed class ServingMetrics
         new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{k.Method}\",code=\"{k.Code}\"")).Add();
 
     public string Render() => PrometheusText.Render(
-        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated])
+        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated, Streams])
             .Concat(StoreReadCounters()),
         [UpdateLagSeconds, DenseModelVersion],
         _latency.Values.OrderBy(h => h.Labels).Concat([Freshness]));

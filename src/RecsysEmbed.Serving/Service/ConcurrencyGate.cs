@@ -31,15 +31,20 @@ public sealed class ConcurrencyGate(int maxConcurrent, int maxQueue)
             waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiting.Enqueue(waiter);
         }
-        if (cancel.CanBeCanceled)
+        return cancel.CanBeCanceled ? WaitAsync(waiter, cancel) : new ValueTask<bool>(waiter.Task);
+    }
+
+    private static async ValueTask<bool> WaitAsync(TaskCompletionSource<bool> waiter, CancellationToken cancel)
+    {
+        // A cancelled waiter gives up its place (Release skips it); if it was handed a slot first, it holds the slot.
+        // The registration ends with the wait: a long-lived token (a LookupStream's, passed for every message) must
+        // not collect one callback per queued message.
+        using var registration = cancel.Register(static s =>
         {
-            cancel.Register(() =>
-            {
-                // A cancelled waiter gives up its place; if it was handed a slot meanwhile, pass the slot on.
-                if (!waiter.TrySetCanceled(cancel)) return;
-            });
-        }
-        return new ValueTask<bool>(waiter.Task);
+            var (w, token) = ((TaskCompletionSource<bool>, CancellationToken))s!;
+            w.TrySetCanceled(token);
+        }, (waiter, cancel));
+        return await waiter.Task.ConfigureAwait(false);
     }
 
     public void Release()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using Google.Protobuf.Collections;
 using RecsysEmbed.Serving.Metrics;
 using RecsysEmbed.Serving.Model;
@@ -32,14 +33,67 @@ public sealed class LookupCore
     public ServingModel Model => _engine.Model;
     public LookupEngine Engine => _engine;
 
-    public LookupResponse Lookup(LookupRequest request) => Timed("Lookup", () => LookupOne(request, "features"));
+    public LookupResponse Lookup(LookupRequest request) => Timed("Lookup", () => LookupOne(request, "features", null));
+
+    /// <summary>
+    /// One message of a LookupStream: the same lookup as <see cref="Lookup"/>, counted and timed as method
+    /// "LookupStream", written into <paramref name="reuse"/> (the stream's response, vectors and buffer, refilled for
+    /// each message: the caller must be done with the previous response). A refused request does not throw: the
+    /// response carries <see cref="LookupResponse.Error"/> (INVALID_ARGUMENT naming the field), so the stream goes on.
+    /// </summary>
+    internal LookupResponse LookupStreamMessage(LookupRequest request, StreamBuffers reuse)
+    {
+        const string method = "LookupStream";
+        long start = Stopwatch.GetTimestamp();
+        LookupResponse response;
+        try
+        {
+            response = LookupOne(request, "features", reuse);
+            Metrics.Request(method, "OK");
+        }
+        catch (RequestException e)
+        {
+            Metrics.Request(method, "INVALID_ARGUMENT");
+            response = reuse.Refused(InvalidArgument, e.Field, e.Message);
+        }
+        Metrics.Latency(method).Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        return response;
+    }
+
+    /// <summary>gRPC status codes a stream message's <see cref="LookupError"/> carries.</summary>
+    internal const int InvalidArgument = 3, ResourceExhausted = 8;
+
+    /// <summary>What one LookupStream reuses from message to message: the response, its vectors, the output buffer.</summary>
+    internal sealed class StreamBuffers
+    {
+        private const int MaxKeptFloats = 1 << 16; // a huge PER_VALUE answer is not kept for the stream's lifetime
+        public readonly LookupResponse Response = new();
+        public readonly List<FeatureVector> Vectors = [];
+        private float[] _output = [];
+
+        public float[] Output(int length)
+        {
+            if (_output.Length >= length) return _output;
+            var buffer = new float[length];
+            if (length <= MaxKeptFloats) _output = buffer;
+            return buffer;
+        }
+
+        public LookupResponse Refused(int code, string field, string message)
+        {
+            Response.Features.Clear();
+            Response.MaxRowVersion = 0;
+            Response.Error = new LookupError { Code = code, Field = field, Message = message };
+            return Response;
+        }
+    }
 
     public BatchLookupResponse BatchLookup(BatchLookupRequest request) => Timed("BatchLookup", () =>
     {
         if (request.Requests.Count > _options.MaxBatch)
             throw new RequestException("requests", $"{request.Requests.Count} requests in one call; at most {_options.MaxBatch}.");
         var response = new BatchLookupResponse();
-        for (int i = 0; i < request.Requests.Count; i++) response.Responses.Add(LookupOne(request.Requests[i], $"requests[{i}].features"));
+        for (int i = 0; i < request.Requests.Count; i++) response.Responses.Add(LookupOne(request.Requests[i], $"requests[{i}].features", null));
         return response;
     });
 
@@ -108,24 +162,39 @@ public sealed class LookupCore
         DenseModelVersion = _scorer?.Version ?? -1,
     };
 
-    private LookupResponse LookupOne(LookupRequest request, string field)
+    /// <summary>A new response, or (<paramref name="reuse"/> given) the stream's response refilled in place.</summary>
+    private LookupResponse LookupOne(LookupRequest request, string field, StreamBuffers? reuse)
     {
         var shape = request.Mode == LookupMode.PerValue ? LookupShape.PerValue : LookupShape.Pooled;
         var query = _engine.Rent();
         try
         {
-            int[] order = FillQuery(query, request.Features, field, requireAll: false);
-            var output = new float[_engine.OutputLength(query, shape)];
-            long version = _engine.Execute(query, shape, output);
+            FillQuery(query, request.Features, field);
+            int length = _engine.OutputLength(query, shape);
+            var output = reuse is null ? new float[length] : reuse.Output(length);
+            long version = _engine.Execute(query, shape, output.AsSpan(0, length));
             Metrics.RowsServed.Add(query.IdCount);
-            var response = new LookupResponse { MaxRowVersion = version };
+            LookupResponse response;
+            if (reuse is null) response = new LookupResponse();
+            else
+            {
+                response = reuse.Response;
+                response.Features.Clear();
+                response.Error = null;
+            }
+            response.MaxRowVersion = version;
             int at = 0;
-            for (int i = 0; i < order.Length; i++)
+            for (int i = 0; i < request.Features.Count; i++)
             {
                 var binding = _engine.Model.Features[query.FeatureAt(i)];
                 int n = shape == LookupShape.Pooled ? binding.OutputDim : binding.OutputDim * query.ValueCount(i);
-                var vector = new FeatureVector { Name = binding.Name, Dim = binding.OutputDim };
-                vector.Values.Add(new ArraySegment<float>(output, at, n)); // an ICollection: copied in one block
+                FeatureVector vector;
+                if (reuse is null) vector = new FeatureVector();
+                else if (i < reuse.Vectors.Count) (vector = reuse.Vectors[i]).Values.Clear();
+                else reuse.Vectors.Add(vector = new FeatureVector());
+                vector.Name = binding.Name;
+                vector.Dim = binding.OutputDim;
+                vector.Values.AddRange(new ReadOnlySpan<float>(output, at, n)); // copied in one block
                 response.Features.Add(vector);
                 at += n;
             }
@@ -137,13 +206,12 @@ public sealed class LookupCore
         }
     }
 
-    /// <summary>Adds the request's features in request order; returns their model indices.</summary>
-    private int[] FillQuery(LookupQuery query, RepeatedField<FeatureValues> features, string field, bool requireAll)
+    /// <summary>Adds the request's features in request order.</summary>
+    private void FillQuery(LookupQuery query, RepeatedField<FeatureValues> features, string field)
     {
         if (features.Count > _options.MaxFeaturesPerRequest)
             throw new RequestException(field, $"{features.Count} features in one request; at most {_options.MaxFeaturesPerRequest}.");
         query.Clear();
-        var order = new int[features.Count];
         Span<bool> seen = stackalloc bool[_engine.Model.Features.Count];
         for (int i = 0; i < features.Count; i++)
         {
@@ -153,10 +221,8 @@ public sealed class LookupCore
             int index = binding.Index;
             if (seen[index]) throw new RequestException($"{field}[{i}].name", $"feature '{fv.Name}' is listed twice.");
             seen[index] = true;
-            AddValues(query, index, binding, fv, $"{field}[{i}]");
-            order[i] = index;
+            AddValues(query, index, binding, fv, field, i);
         }
-        return order;
     }
 
     /// <summary>Every model feature in model order (the dense model's column order); each must be in the request.</summary>
@@ -176,21 +242,22 @@ public sealed class LookupCore
             var binding = model.Features[f];
             if (!byName.TryGetValue(binding.Name, out var fv))
                 throw new RequestException(field, $"missing required feature '{binding.Name}' (Score needs every sparse feature; send it with no values when it is absent).");
-            AddValues(query, f, binding, fv.Values, $"{field}[{fv.Position}]");
+            AddValues(query, f, binding, fv.Values, field, fv.Position);
         }
     }
 
-    private void AddValues(LookupQuery query, int index, FeatureBinding binding, FeatureValues fv, string field)
+    /// <summary>The values of feature <paramref name="position"/> of <paramref name="field"/> (its name made only for an error).</summary>
+    private void AddValues(LookupQuery query, int index, FeatureBinding binding, FeatureValues fv, string field, int position)
     {
         if (fv.Values.Count > _options.MaxValuesPerFeature)
-            throw new RequestException($"{field}.values", $"feature '{fv.Name}' has {fv.Values.Count} values; at most {_options.MaxValuesPerFeature}.");
+            throw new RequestException($"{field}[{position}].values", $"feature '{fv.Name}' has {fv.Values.Count} values; at most {_options.MaxValuesPerFeature}.");
         if (fv.Weights.Count != 0 && fv.Weights.Count != fv.Values.Count)
-            throw new RequestException($"{field}.weights", $"feature '{fv.Name}' has {fv.Weights.Count} weights for {fv.Values.Count} values; give one per value or none.");
+            throw new RequestException($"{field}[{position}].weights", $"feature '{fv.Name}' has {fv.Weights.Count} weights for {fv.Values.Count} values; give one per value or none.");
         query.BeginFeature(index);
         for (int k = 0; k < fv.Values.Count; k++)
         {
             float w = fv.Weights.Count == 0 ? 1f : fv.Weights[k];
-            if (!float.IsFinite(w)) throw new RequestException($"{field}.weights[{k}]", $"{w} is not finite.");
+            if (!float.IsFinite(w)) throw new RequestException($"{field}[{position}].weights[{k}]", $"{w} is not finite.");
             query.AddId(binding.IdOf(fv.Values[k]), w);
         }
     }

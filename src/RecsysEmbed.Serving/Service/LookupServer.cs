@@ -21,13 +21,14 @@ namespace RecsysEmbed.Serving.Service;
 /// The lookup service on Kestrel: gRPC on one port (cleartext HTTP/2) and HTTP/JSON on another (HTTP/1.1; cleartext
 /// Kestrel cannot negotiate both on one port). Every route answers on both ports.
 /// <code>
-///   gRPC  recsysembed.serving.v1.EmbeddingLookup/{Lookup, BatchLookup, Score, ModelInfo, Health}
+///   gRPC  recsysembed.serving.v1.EmbeddingLookup/{Lookup, LookupStream, BatchLookup, Score, ModelInfo, Health}
 ///   HTTP  POST /v1/lookup  /v1/batch-lookup  /v1/score     (JSON of the same messages, protobuf JSON mapping)
 ///         GET  /v1/model  /health  /metrics (Prometheus text)
 ///         POST /v1/admin/updates (update-topic records pushed over HTTP)  /v1/admin/checkpoint
 /// </code>
 /// Every call but /health and /metrics passes the API-key check (UNAUTHENTICATED / 401) and the concurrency gate
-/// (RESOURCE_EXHAUSTED / 429 when the queue is full).
+/// (RESOURCE_EXHAUSTED / 429 when the queue is full). LookupStream passes the key check when it opens and the gate once
+/// per message (in <see cref="GrpcLookupService.LookupStream"/>), not for its whole life.
 /// </summary>
 public sealed class LookupServer : IAsyncDisposable
 {
@@ -75,6 +76,7 @@ public sealed class LookupServer : IAsyncDisposable
             o.MaxSendMessageSize = null;
         });
         builder.Services.AddSingleton(core);
+        builder.Services.AddSingleton(gate);
         var app = builder.Build();
         byte[]? key = options.ApiKey is null ? null : Encoding.UTF8.GetBytes(options.ApiKey);
         app.Use(async (ctx, next) =>
@@ -90,6 +92,12 @@ public sealed class LookupServer : IAsyncDisposable
             {
                 core.Metrics.Unauthenticated.Add();
                 await Refuse(ctx, grpc, grpcStatus: 16, httpStatus: 401, "missing or wrong API key (send it as x-api-key).");
+                return;
+            }
+            if (grpc && path == GrpcLookupService.LookupStreamPath)
+            {
+                // A stream may live for hours: it takes a slot per message instead (GrpcLookupService.LookupStream).
+                await next(ctx);
                 return;
             }
             if (!await gate.EnterAsync(ctx.RequestAborted))

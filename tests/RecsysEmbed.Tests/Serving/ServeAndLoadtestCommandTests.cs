@@ -44,6 +44,40 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
     }
 
     [Fact]
+    public async Task Loadtest_runs_the_grpc_stream_target_with_the_api_key_and_no_errors()
+    {
+        await using var host = await LookupServiceHost.StartAsync(new ServeOptions
+        {
+            ConfigPath = fixture.ConfigPath, ModelDirectory = fixture.CheckpointDirectory,
+            StoreDirectory = Path.Combine(fixture.Directory, $"host-{Guid.NewGuid():N}"), MemoryBudgetBytes = 16 << 20, LoadThreads = 2,
+            Service = new LookupServiceOptions { ApiKey = "k3y" },
+        }, TextWriter.Null);
+        string keyFile = Path.Combine(fixture.Directory, $"key-{Guid.NewGuid():N}");
+        File.WriteAllText(keyFile, "k3y\n");
+        string json = Path.Combine(fixture.Directory, $"stream-{Guid.NewGuid():N}.json");
+        string stream = "grpc-stream://127.0.0.1:" + host.Server.Port;
+        var (code, output, error) = Cli("loadtest", "--target", stream, "--target", "grpc://127.0.0.1:" + host.Server.Port, "--api-key-file", keyFile,
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50", "--json", json);
+        Assert.True(code == 0, error + output);
+        Assert.Contains($"grpc-stream http://127.0.0.1:{host.Server.Port}: ", output);
+        Assert.Contains($"ratio grpc-stream http://127.0.0.1:{host.Server.Port} / grpc http://127.0.0.1:{host.Server.Port}: ", output);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        var reports = doc.RootElement.GetProperty("reports").EnumerateArray().ToArray();
+        Assert.Equal(2, reports.Length);
+        foreach (var report in reports)
+        {
+            Assert.True(report.GetProperty("Calls").GetInt64() > 0, report.ToString());
+            Assert.Empty(report.GetProperty("Errors").EnumerateObject());
+        }
+        // One stream per caller, kept from the warm-up through the measurement; every message was a lookup.
+        Assert.True(host.Metrics.Streams.Value >= 2, $"{host.Metrics.Streams.Value} streams");
+        Assert.Contains("recsys_requests_total{method=\"LookupStream\",code=\"OK\"}", host.Metrics.Render());
+        Assert.DoesNotContain("code=\"INVALID_ARGUMENT\"", host.Metrics.Render());
+        Assert.Equal(0, host.Metrics.Rejected.Value);
+        Assert.Equal(0, host.Metrics.Unauthenticated.Value);
+    }
+
+    [Fact]
     public void Loadtest_runs_the_in_process_target_with_and_without_the_hot_cache_on_a_skewed_mix()
     {
         var (code, output, error) = Cli("loadtest", "--target", "inproc-cached", "--target", "inproc", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath,
