@@ -56,6 +56,65 @@ internal sealed class LoadedStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Two reader threads read 8 rows of t_ue while this thread rewrites them 3,000 times (version k holds the value k
+    /// in every column): no reader may see a torn row or a version going back, and every row ends as its last write.
+    /// </summary>
+    public void CheckReadersDuringUpdates()
+    {
+        var m = Catalog.Matrices.First(x => x.Name == "t_ue");
+        const int rows = 8, writes = 3000, readers = 2;
+        using var done = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var readerThreads = Enumerable.Range(0, readers).Select(t => new Thread(() =>
+        {
+            var session = Store.RentSession();
+            var last = new long[rows];
+            var matrices = Enumerable.Repeat(m.Id, rows).ToArray();
+            var rowIds = Enumerable.Range(0, rows).Select(r => (long)r).ToArray();
+            var values = new float[rows * m.Dim];
+            var versions = new long[rows];
+            bool stopping = false;
+            while (!stopping && failures.IsEmpty)
+            {
+                stopping = done.IsCancellationRequested; // one full pass after the writer finished
+                session.Read(matrices, rowIds, values, versions);
+                for (int r = 0; r < rows; r++)
+                {
+                    var row = values.AsSpan(r * m.Dim, m.Dim);
+                    if (versions[r] >= 1_000_000 && row.ContainsAnyExcept((float)versions[r]))
+                        failures.Enqueue($"row {r} version {versions[r]} holds {string.Join(",", row.ToArray())}");
+                    if (versions[r] < last[r]) failures.Enqueue($"row {r} went back from version {last[r]} to {versions[r]}");
+                    last[r] = versions[r];
+                }
+            }
+            Store.Return(session);
+        })).ToArray();
+        foreach (var t in readerThreads) t.Start();
+        var writer = Store.RentSession();
+        var scratch = new float[m.Dim];
+        var row = new float[m.Dim];
+        for (int k = 0; k < writes; k++)
+        {
+            long version = 1_000_000 + k;
+            Array.Fill(row, version);
+            Assert.True(writer.ApplyIfNotOlder(m.Id, k % rows, version, row, scratch));
+        }
+        done.Cancel();
+        foreach (var t in readerThreads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "reader hung");
+        Assert.Empty(failures);
+        // After the writer finished, every row reads back as its last write.
+        var read = new float[m.Dim];
+        for (int r = 0; r < rows; r++)
+        {
+            Assert.True(writer.TryRead(m.Id, r, read, out long v));
+            long expected = 1_000_000 + writes - rows + r;
+            Assert.Equal(expected, v);
+            Assert.All(read, x => Assert.Equal((float)expected, x));
+        }
+        Store.Return(writer);
+    }
+
     public void Dispose()
     {
         Store.Dispose();
