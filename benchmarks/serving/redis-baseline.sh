@@ -63,6 +63,6 @@ echo "== freshness (publish to the update topic -> visible in a lookup)"
 $CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --duration 1 --warmup 0 --concurrency 1 --freshness 200 --freshness-feature C1 \
   --updates-topic updates --bootstrap "$BOOTSTRAP" --model "$OUT/model" --config benchmarks/serving/bench-model.yaml
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true; SERVE_PID=""
-echo "== in-process store, 2 threads"
-$CLI loadtest --target inproc --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --memory 1GiB \
+echo "== in-process store, 2 threads (resident tier, then FASTER alone)"
+$CLI loadtest --target inproc-resident --target inproc --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --memory 1GiB \
   --features 26 --cardinality 10000 --concurrency 2 --duration "$DURATION"
