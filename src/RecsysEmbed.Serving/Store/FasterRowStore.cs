@@ -103,7 +103,13 @@ public sealed class FasterRowStore : IDisposable
         try
         {
             if (options.HotCacheBytes > 0) store.Cache = new HotRowCache(options.HotCacheBytes, Math.Max(1, catalog.MaxDim));
-            if (options.Resident) store.Resident = new ResidentRows(catalog);
+            if (options.Resident)
+            {
+                long need = ResidentRows.BytesFor(catalog), have = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+                if (need > have / 2)
+                    throw new ArgumentException($"--resident: the model's {catalog.TotalRows:N0} rows take {need:N0} bytes decoded, more than half of the {have:N0} bytes of memory available; serve without --resident (FASTER spills to disk) or use --hot-cache SIZE.", nameof(options));
+                store.Resident = new ResidentRows(catalog);
+            }
             if (hasCheckpoint)
             {
                 kv.Recover();

@@ -178,5 +178,22 @@ public sealed class ResidentRowsTests(TrainedModelFixture fixture) : IClassFixtu
         Assert.Contains("recsys_store_row_reads_total{source=\"faster\"} 1\n", text);
     }
 
+    [Fact]
+    public void A_model_too_big_for_memory_is_refused_naming_the_option_and_the_sizes()
+    {
+        // 2^46 rows x 16 floats: far beyond any machine's memory, and never allocated.
+        var config = RecsysEmbed.Core.Config.ModelConfig.Parse("""
+            name: huge
+            embedding_dim: 16
+            sparse_features: [{name: a}]
+            tables: [{name: big, family: ue, features: [a], buckets: 70368744177664}]
+            """);
+        var model = RecsysEmbed.Serving.Model.ServingModel.Create(config, null);
+        string dir = Path.Combine(fixture.Directory, $"huge-{Guid.NewGuid():N}");
+        var e = Assert.Throws<ArgumentException>(() => FasterRowStore.Open(new RowCatalog(model.Tables, _ => RowFormat.Fp32), LoadedStore.Options(dir) with { Resident = true }));
+        Assert.Contains("--resident", e.Message);
+        Assert.Contains("70,368,744,177,664 rows", e.Message);
+    }
+
     private static int[] BitsOf(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
 }
