@@ -49,7 +49,7 @@ public static class LoadGenerator
         if (options.Rate is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Rate, $"--rate: {options.Rate} must be > 0.");
         var table = shape.Values();
         int[][]? rings = shape.Zipf ? shape.DrawZipf(RingLength, options.Seed) : null; // before the clock starts
-        string[][]? requests = target is ISyncLoadTarget && options.Rate is null ? Materialize(shape, table, rings, RingLength, options.Concurrency, options.Seed) : null;
+        string[][]? requests = target is ISyncLoadTarget && options.Rate is null ? Materialize(shape, table, rings, options.Concurrency, options.Seed) : null;
         var draws = new Draws(table, rings, requests);
         // One caller object per concurrent caller (a gRPC stream each), kept from the warm-up through the measurement.
         var perCaller = target as IPerCallerLoadTarget;
@@ -79,7 +79,7 @@ public static class LoadGenerator
     /// buffer. Taking them from the shared table of all values instead would add a cache miss per value (the table
     /// slot, then the string) that no server pays, and would measure the generator rather than the lookup.
     /// </summary>
-    private static string[][] Materialize(LoadShape shape, string[] table, int[][]? rings, int ringLength, int callers, ulong seed)
+    private static string[][] Materialize(LoadShape shape, string[] table, int[][]? rings, int callers, ulong seed)
     {
         int features = shape.Features;
         // At most ~8M strings in all (a few hundred MB), at least 1,024 requests per caller.
@@ -88,13 +88,13 @@ public static class LoadGenerator
         for (int c = 0; c < callers; c++)
         {
             var random = new Random((int)(seed * 7919 + (ulong)c));
-            int at = random.Next(ringLength);
+            int at = random.Next(RingLength);
             var mine = requests[c] = new string[count * features];
             for (int q = 0; q < count; q++)
             {
                 for (int f = 0; f < features; f++)
                     mine[q * features + f] = new string((rings is null ? table[random.Next(table.Length)] : table[rings[f][at]]).AsSpan());
-                at = (at + 1) & (ringLength - 1);
+                at = (at + 1) & (RingLength - 1);
             }
         }
         return requests;
@@ -107,7 +107,6 @@ public static class LoadGenerator
         var errors = new Dictionary<string, long>[callers];
         var calls = new long[callers];
         var (table, rings, requests) = draws;
-        const int ringLength = RingLength;
         long duration = (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
         long begin = Stopwatch.GetTimestamp();
         long end = begin + duration;
@@ -160,7 +159,7 @@ public static class LoadGenerator
                 var own = owned?[caller];
                 var random = new Random((int)(options.Seed * 7919 + (ulong)caller));
                 var values = new string[shape.Features];
-                int at = random.Next(ringLength);
+                int at = random.Next(RingLength);
                 long next = begin + (interval is { } i0 ? (long)(i0 * caller / callers) : 0);
                 long made = 0, succeeded = 0;
                 // Past the end, a caller still goes on until one call has succeeded (at most 10 tries), so a caller
@@ -169,7 +168,7 @@ public static class LoadGenerator
                 while (!cancel.IsCancellationRequested)
                 {
                     if (rings is null) for (int f = 0; f < values.Length; f++) values[f] = table[random.Next(table.Length)];
-                    else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (ringLength - 1); }
+                    else { for (int f = 0; f < values.Length; f++) values[f] = table[rings[f][at]]; at = (at + 1) & (RingLength - 1); }
                     long scheduled = Stopwatch.GetTimestamp();
                     if (interval is { } i)
                     {
