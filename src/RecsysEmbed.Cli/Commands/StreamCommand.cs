@@ -112,11 +112,15 @@ internal static class StreamCommand
         var threads = new Option<int>("--threads") { Description = "Threads (1: deterministic).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var trackIds = new Option<bool>("--track-ids") { Description = "Keep every trained record id in the checkpoints (exactly-once audits)." };
         var events = new Option<bool>("--events") { Description = "Print every event (batch, checkpoint, ...) on stdout, one line each." };
+        var stepEvents = new Option<bool>("--step-events")
+        {
+            Description = "With --events: after each event line, wait for one line on stdin before going on (a fault-injection harness can then stop the trainer at an exact point). A closed stdin releases it.",
+        };
         var metricsOut = new Option<string?>("--metrics-out") { Description = "Keep the metrics (online AUC, log loss, counts, freshness, ...) as JSON in this file, rewritten after every checkpoint and at the end." };
         var json = new Option<bool>("--json") { Description = "Print the final report as one JSON object on stdout." };
         var command = new Command("train", "Train online from a topic: progressive metrics, checkpoints with offsets (exactly-once resume), dead letters, update publication.")
         {
-            config, topic, bootstrap, props, group, checkpoint, publish, deadLetter, batch, every, interval, publishInterval, maxBytes, stopAfter, threads, trackIds, events, metricsOut, json,
+            config, topic, bootstrap, props, group, checkpoint, publish, deadLetter, batch, every, interval, publishInterval, maxBytes, stopAfter, threads, trackIds, events, stepEvents, metricsOut, json,
         };
         command.SetAction(p =>
         {
@@ -141,7 +145,9 @@ internal static class StreamCommand
                     StopAfterRecords = p.GetValue(stopAfter), Threads = p.GetValue(threads), TrackRecordIds = p.GetValue(trackIds),
                 };
                 bool printEvents = p.GetValue(events);
-                var report = StreamRunner.Train(model, endpoint, options, stdout, stderr, printEvents, stop.Token, p.GetValue(metricsOut));
+                if (p.GetValue(stepEvents) && !printEvents) throw new ArgumentException("--step-events needs --events (it waits after each printed event)");
+                var step = p.GetValue(stepEvents) ? Console.In : null;
+                var report = StreamRunner.Train(model, endpoint, options, stdout, stderr, printEvents, stop.Token, p.GetValue(metricsOut), step);
                 if (p.GetValue(metricsOut) is { } file) StreamRunner.WriteMetrics(report, file);
                 if (p.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, SummaryJson.Compact));
                 else StreamRunner.WriteReport(report, stdout);
@@ -195,7 +201,7 @@ internal static class StreamCommand
 internal static class StreamRunner
 {
     public static StreamTrainerReport Train(ModelConfig model, KafkaEndpoint endpoint, StreamTrainerOptions options, TextWriter stdout, TextWriter stderr,
-                                            bool printEvents, CancellationToken cancel, string? metricsOut = null)
+                                            bool printEvents, CancellationToken cancel, string? metricsOut = null, TextReader? stepGate = null)
     {
         StreamTrainer? trainer = null;
         var last = DateTime.UtcNow;
@@ -205,6 +211,7 @@ internal static class StreamRunner
             {
                 stdout.WriteLine($"event {e.Kind} batches={e.Batches} accounted={e.Accounted} {e.Message}");
                 stdout.Flush();
+                if (stepGate?.ReadLine() is null) stepGate = null; // end of input: run freely from here on
             }
             else if (e.Kind is not (StreamEventKind.Batch or StreamEventKind.Published or StreamEventKind.Checkpoint or StreamEventKind.DeadLetter))
             {

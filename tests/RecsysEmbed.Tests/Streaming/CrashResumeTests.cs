@@ -57,19 +57,24 @@ public sealed class CrashResumeTests : IDisposable
             bool killed = false, first = true;
             foreach (string line in ReadLines(child))
             {
+                if (!line.StartsWith("event ")) continue;
                 if (line.StartsWith("event Resumed")) resumes++;
-                if (!killThisTime || !line.StartsWith("event ")) continue;
                 long batches = long.Parse(line.Split(' ')[2]["batches=".Length..]);
                 if (first) batchesAtStart = batches;
                 first = false;
-                bool due = batches >= batchesAtStart + batchesToRun && (atCheckpoint ? line.StartsWith("event Checkpoint") : line.StartsWith("event Batch"));
+                bool due = killThisTime && batches >= batchesAtStart + batchesToRun
+                           && (atCheckpoint ? line.StartsWith("event Checkpoint") : line.StartsWith("event Batch"));
                 if (due)
                 {
-                    child.Kill(); // SIGKILL: no handler runs, nothing is flushed
+                    // The child waits for our reply after each event (--step-events), so it dies exactly here, whatever
+                    // the machine's speed: SIGKILL, no handler runs, nothing is flushed.
+                    child.Kill();
                     killed = true;
                     kills++;
                     break;
                 }
+                child.StandardInput.WriteLine();
+                child.StandardInput.Flush();
             }
             await child.WaitForExitAsync().WaitAsync(StreamFixture.HangGuard);
             if (!killed)
@@ -105,11 +110,11 @@ public sealed class CrashResumeTests : IDisposable
         string cli = Path.Combine(AppContext.BaseDirectory, "recsys-embed.dll");
         Assert.True(File.Exists(cli), $"the CLI is not built next to the tests: {cli}");
         string host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(host) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in (string[])[
             cli, "stream", "train", "--config", _f.ConfigPath, "--topic", "imp", "--bootstrap", bootstrap, "--group", "crash",
             "--checkpoint", checkpoint, "--threads", "1", "--batch-size", StreamFixture.BatchRecords.ToString(), "--checkpoint-every", "2",
-            "--checkpoint-interval-ms", "0", "--stop-after", Rows.ToString(), "--track-ids", "--events", "--metrics-out", metrics,
+            "--checkpoint-interval-ms", "0", "--stop-after", Rows.ToString(), "--track-ids", "--events", "--step-events", "--metrics-out", metrics,
             "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=500"])
             start.ArgumentList.Add(a);
         return Process.Start(start)!;
