@@ -66,6 +66,14 @@ public sealed class RecsysEmbedClient : IDisposable
     /// </summary>
     public LookupStream OpenLookupStream(TimeSpan? deadline = null) => new(Raw, _headers, deadline ?? Options.DefaultDeadline);
 
+    /// <summary>
+    /// Opens a <see cref="LookupMultiplexer"/>: any number of concurrent callers share one BatchLookupStream, their
+    /// lookups sent together as one message per round trip. <see cref="LookupMultiplexerOptions.Deadline"/> defaults to
+    /// <see cref="RecsysEmbedClientOptions.DefaultDeadline"/>. The stream opens with the first lookup.
+    /// </summary>
+    public LookupMultiplexer OpenLookupMultiplexer(LookupMultiplexerOptions? options = null) =>
+        new(Raw, _headers, options ?? new LookupMultiplexerOptions { Deadline = Options.DefaultDeadline });
+
     public async Task<BatchLookupResponse> BatchLookupAsync(BatchLookupRequest request, TimeSpan? deadline = null, CancellationToken cancel = default) =>
         await Raw.BatchLookupAsync(request, CallOptions(deadline, cancel)).ConfigureAwait(false);
 

@@ -22,7 +22,7 @@ internal static class LoadtestCommand
 {
     public static Command Create()
     {
-        var targets = new Option<string[]>("--target") { Description = "grpc://host:port (unary Lookup), grpc-stream://host:port (LookupStream, one stream per caller), http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident (every row decoded in memory in front of FASTER) (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var targets = new Option<string[]>("--target") { Description = "grpc://host:port (unary Lookup), grpc-stream://host:port (LookupStream, one stream per caller), grpc-mux://host:port (BatchLookupStream: every caller on one stream, waiting lookups sent together), http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident (every row decoded in memory in front of FASTER) (repeatable; run in order).", Required = true, AllowMultipleArgumentsPerToken = true };
         var features = new Option<int>("--features") { Description = "Features per request (C1..CF), one value each.", DefaultValueFactory = _ => 26 };
         var cardinality = new Option<int>("--cardinality") { Description = "Distinct values per feature the requests draw from.", DefaultValueFactory = _ => 10_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers.", DefaultValueFactory = _ => 16 };
@@ -35,6 +35,9 @@ internal static class LoadtestCommand
         var model = new Option<string?>("--model") { Description = "Training checkpoint directory (inproc target, freshness)." };
         var config = new Option<string?>("--config") { Description = "Model config YAML (inproc target, freshness)." };
         var memory = new Option<string>("--memory") { Description = "inproc: memory of the store's hybrid log.", DefaultValueFactory = _ => "256MiB" };
+        var packed = new Option<bool>("--packed") { Description = "gRPC targets ask for packed answers (all vectors in one bytes block, as Redis returns raw values) instead of one FeatureVector per feature." };
+        var inlineIo = new Option<bool>("--inline-io") { Description = "Complete socket operations on the I/O thread in this process (every network target alike, Redis included)." };
+        var muxInFlight = new Option<int>("--mux-in-flight") { Description = "grpc-mux: messages out at once (1: every lookup waiting during a round trip shares the next message).", DefaultValueFactory = _ => 1 };
         var hotCache = new Option<string>("--hot-cache") { Description = "inproc-cached: memory of the hot-row cache in front of FASTER.", DefaultValueFactory = _ => "64MiB" };
         var zipf = new Option<bool>("--zipf") { Description = "Draw values power-law skewed as the synthetic generator does (exponents 1.05..1.40 per feature) instead of uniformly." };
         var freshness = new Option<int>("--freshness") { Description = "Freshness probes through --updates-topic (needs a grpc target, --model, --config).", DefaultValueFactory = _ => 0 };
@@ -44,7 +47,7 @@ internal static class LoadtestCommand
         var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
         var command = new Command("loadtest", "Load-test the lookup service (unary gRPC, gRPC stream, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
         {
-            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
+            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, muxInFlight, packed, inlineIo, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
         };
         command.SetAction(p =>
         {
@@ -52,7 +55,7 @@ internal static class LoadtestCommand
             var stderr = p.InvocationConfiguration.Error;
             try
             {
-                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality)) { Zipf = p.GetValue(zipf) };
+                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality)) { Zipf = p.GetValue(zipf), Packed = p.GetValue(packed) };
                 if (shape.Features < 1) throw new FormatException($"--features: {shape.Features} must be >= 1.");
                 if (shape.Cardinality < 1) throw new FormatException($"--cardinality: {shape.Cardinality} must be >= 1.");
                 if (p.GetValue(duration) <= 0) throw new FormatException($"--duration: {p.GetValue(duration)} must be > 0.");
@@ -64,7 +67,9 @@ internal static class LoadtestCommand
                 string? key = p.GetValue(apiKeyFile) is { } f ? File.ReadAllText(f).Trim() : null;
                 if (!ByteSize.TryParse(p.GetValue(memory), out long memoryBytes)) throw new FormatException($"--memory: '{p.GetValue(memory)}' is not a size.");
                 if (!ByteSize.TryParse(p.GetValue(hotCache), out long hotCacheBytes) || hotCacheBytes <= 0) throw new FormatException($"--hot-cache: '{p.GetValue(hotCache)}' is not a positive size.");
-                return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
+                if (p.GetValue(inlineIo)) InlineIo.EnableSocketCompletions();
+                if (p.GetValue(muxInFlight) < 1) throw new FormatException($"--mux-in-flight: {p.GetValue(muxInFlight)} is not a positive count.");
+                return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(muxInFlight), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
                            memoryBytes, hotCacheBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
             }
             catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException or NotSupportedException)
@@ -76,7 +81,7 @@ internal static class LoadtestCommand
         return command;
     }
 
-    private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, string? redisFill, string? modelDir, string? configPath,
+    private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, int muxInFlight, string? redisFill, string? modelDir, string? configPath,
                            long memory, long hotCache, int freshness, string freshnessFeature, string? topic, string? bootstrap, string? jsonPath, TextWriter stdout, TextWriter stderr)
     {
         if (targets.Length == 0) throw new FormatException("--target: give at least one target.");
@@ -88,7 +93,7 @@ internal static class LoadtestCommand
         {
             foreach (string t in targets)
             {
-                ILoadTarget target = Open(t, shape, key, deadline, modelDir, configPath, memory, hotCache, ref store, ref tempStore);
+                ILoadTarget target = Open(t, shape, key, deadline, muxInFlight, modelDir, configPath, memory, hotCache, ref store, ref tempStore);
                 try
                 {
                     if (target is RedisLoadTarget redis && redisFill is not null)
@@ -101,6 +106,8 @@ internal static class LoadtestCommand
                     var report = LoadGenerator.RunAsync(target, shape, load).GetAwaiter().GetResult();
                     reports.Add(report);
                     stdout.WriteLine(report);
+                    if (target is GrpcMuxLoadTarget { Multiplexer: var mux })
+                        stdout.WriteLine($"grpc-mux: {mux.Lookups:N0} lookups in {mux.Messages:N0} messages (mean {mux.Lookups / Math.Max(1.0, mux.Messages):F1} per message, at most {mux.Options.MaxMessagesInFlight} in flight; warm-up included)");
                     if (target is InProcessLoadTarget { Engine.Store: { Cache: { } cache } cached })
                     {
                         var (hits, misses) = cached.CacheCounts();
@@ -127,8 +134,9 @@ internal static class LoadtestCommand
             }
             if (freshness > 0)
             {
-                string grpc = targets.FirstOrDefault(t => t.StartsWith("grpc://", StringComparison.Ordinal) || t.StartsWith("grpc-stream://", StringComparison.Ordinal))
-                    ?? throw new FormatException("--freshness needs a grpc:// or grpc-stream:// target.");
+                string grpc = targets.FirstOrDefault(t => t.StartsWith("grpc://", StringComparison.Ordinal) || t.StartsWith("grpc-stream://", StringComparison.Ordinal)
+                                                         || t.StartsWith("grpc-mux://", StringComparison.Ordinal))
+                    ?? throw new FormatException("--freshness needs a grpc://, grpc-stream:// or grpc-mux:// target.");
                 if (topic is null || bootstrap is null || modelDir is null || configPath is null) throw new FormatException("--freshness needs --updates-topic, --bootstrap, --model and --config.");
                 var model = ServingModel.Create(ModelConfig.Load(configPath), CheckpointReader.OpenLatest(modelDir, fallBackToPrevious: true));
                 using var endpoint = KafkaEndpoint.Resolve(bootstrap);
@@ -149,11 +157,12 @@ internal static class LoadtestCommand
 
     private static string GrpcAddress(string target) => "http://" + target[(target.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
 
-    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, string? modelDir, string? configPath, long memory, long hotCache,
+    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, int muxInFlight, string? modelDir, string? configPath, long memory, long hotCache,
                                     ref FasterRowStore? store, ref string? tempStore)
     {
         if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
         if (target.StartsWith("grpc-stream://", StringComparison.Ordinal)) return new GrpcStreamLoadTarget(GrpcAddress(target), shape, key, deadline);
+        if (target.StartsWith("grpc-mux://", StringComparison.Ordinal)) return new GrpcMuxLoadTarget(GrpcAddress(target), shape, key, deadline, muxInFlight);
         if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
         if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
         if (target is "inproc" or "inproc-cached" or "inproc-resident")
@@ -177,6 +186,6 @@ internal static class LoadtestCommand
             Console.Error.WriteLine($"inproc: bulk-loaded {loaded.Rows:N0} rows in {loaded.Seconds:F2} s ({loaded.RowsPerSecond:N0} rows/s)");
             return new InProcessLoadTarget(new LookupEngine(model, store), shape);
         }
-        throw new FormatException($"--target: '{target}' is not grpc://host:port, grpc-stream://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident.");
+        throw new FormatException($"--target: '{target}' is not grpc://host:port, grpc-stream://host:port, grpc-mux://host:port, http://host:port, redis://host:port, inproc, inproc-cached or inproc-resident.");
     }
 }

@@ -40,11 +40,15 @@ internal static class ServeCommand
         var maxValues = new Option<int>("--max-values") { Description = "Values per feature in one request.", DefaultValueFactory = _ => 256 };
         var staleness = new Option<long>("--staleness-bound") { Description = "Rows may be newer than the dense model by at most this many versions.", DefaultValueFactory = _ => 1000 };
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint the store after this many update records.", DefaultValueFactory = _ => 100_000 };
+        var inlineIo = new Option<bool>("--inline-io")
+        {
+            Description = "Handle requests on the socket I/O threads (Kestrel inline scheduling, inline socket completions): fewer thread switches per call. A slow call (large Score batch) then delays other connections.",
+        };
         var checkpointSeconds = new Option<double>("--checkpoint-seconds") { Description = "... or this many seconds, whichever first.", DefaultValueFactory = _ => 30 };
         var command = new Command("serve", "Serve embeddings and CTR scores over gRPC and HTTP/JSON from a FASTER store fed by the trainer's updates.")
         {
             model, config, port, httpPort, bind, store, logDevice, memory, format, tableFormat, topic, bootstrap, kafkaProps, apiKeyFile,
-            maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache, resident,
+            maxConcurrent, maxQueue, maxValues, staleness, checkpointEvery, checkpointSeconds, hotCache, resident, inlineIo,
         };
         command.SetAction(p =>
         {
@@ -59,6 +63,11 @@ internal static class ServeCommand
             {
                 stderr.WriteLine($"error: {e.Message}");
                 return Program.UsageError;
+            }
+            if (p.GetValue(inlineIo))
+            {
+                InlineIo.EnableSocketCompletions();
+                options = options with { Service = options.Service with { InlineIo = true } };
             }
             return Run(options, p.InvocationConfiguration.Output, stderr, CancellationToken.None);
         });

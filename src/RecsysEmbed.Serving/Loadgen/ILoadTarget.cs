@@ -43,11 +43,21 @@ public interface ISyncLoadTarget : ILoadTarget
 public sealed record LoadShape(int Features = 26, int Cardinality = 10_000, string Prefix = "C")
 {
     public bool Zipf { get; init; }
+    /// <summary>gRPC targets ask for packed answers (every vector in one bytes block, as Redis returns raw values).</summary>
+    public bool Packed { get; init; }
 
     /// <summary>
     /// Pre-drawn value indices per feature (<paramref name="length"/> each, a power of two), so callers draw a skewed
     /// request by indexing (no pow() per value inside the measured loop).
     /// </summary>
+    /// <summary>A response that does not answer every feature of the request is an error, never a fast success.</summary>
+    public static void Check(RecsysEmbed.Serving.Protos.LookupResponse response, RecsysEmbed.Serving.Protos.LookupRequest request)
+    {
+        int answered = request.Packed ? response.Dims.Count : response.Features.Count;
+        if (answered != request.Features.Count || (request.Packed && response.Packed.Length == 0 && request.Features.Count > 0))
+            throw new InvalidDataException($"the response answers {answered} of the request's {request.Features.Count} features.");
+    }
+
     public int[][] DrawZipf(int length, ulong seed)
     {
         var random = new Random((int)(seed * 104729 % int.MaxValue));

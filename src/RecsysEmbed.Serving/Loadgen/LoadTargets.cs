@@ -12,18 +12,18 @@ namespace RecsysEmbed.Serving.Loadgen;
 public sealed class GrpcLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline) : ILoadTarget
 {
     private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
-    public string Name => "grpc " + address;
+    public string Name => "grpc " + address + (shape.Packed ? " (packed)" : "");
 
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var request = new LookupRequest();
+        var request = new LookupRequest { Packed = shape.Packed };
         for (int f = 0; f < values.Length; f++)
         {
             var fv = new FeatureValues { Name = shape.FeatureName(f) };
             fv.Values.Add(values.Span[f]);
             request.Features.Add(fv);
         }
-        await _client.LookupAsync(request, cancel: cancel).ConfigureAwait(false);
+        LoadShape.Check(await _client.LookupAsync(request, cancel: cancel).ConfigureAwait(false), request);
     }
 
     public ValueTask DisposeAsync()
@@ -41,7 +41,7 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
 {
     private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
     private readonly System.Collections.Concurrent.ConcurrentBag<Caller> _pool = [];
-    public string Name => "grpc-stream " + address;
+    public string Name => "grpc-stream " + address + (shape.Packed ? " (packed)" : "");
 
     public ILoadCaller OpenCaller() => new Caller(_client.OpenLookupStream(), shape);
 
@@ -63,17 +63,12 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
     private sealed class Caller : ILoadCaller
     {
         private readonly LookupStream _stream;
-        private readonly LookupRequest _request = new();
+        private readonly LookupRequest _request;
 
         public Caller(LookupStream stream, LoadShape shape)
         {
             _stream = stream;
-            for (int f = 0; f < shape.Features; f++)
-            {
-                var fv = new FeatureValues { Name = shape.FeatureName(f) };
-                fv.Values.Add("");
-                _request.Features.Add(fv);
-            }
+            _request = GrpcMuxLoadTarget.LoadShapeRequest(shape);
         }
 
         public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
@@ -81,10 +76,74 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
             if (values.Length != _request.Features.Count)
                 throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
             for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
-            await _stream.LookupAsync(_request, cancel).ConfigureAwait(false);
+            LoadShape.Check(await _stream.LookupAsync(_request, cancel).ConfigureAwait(false), _request);
         }
 
         public ValueTask DisposeAsync() => _stream.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Lookup through one <see cref="LookupMultiplexer"/> shared by every caller (the BatchLookupStream RPC): lookups that
+/// wait while a message is out leave together in the next one, as StackExchange.Redis pipelines the Redis target's
+/// callers on one connection. Same request shape as <see cref="GrpcLoadTarget"/>; each caller refills its own request.
+/// </summary>
+public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
+{
+    private readonly RecsysEmbedClient _client;
+    private readonly LoadShape _shape;
+
+    public GrpcMuxLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline, int messagesInFlight)
+    {
+        _client = new RecsysEmbedClient(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
+        _shape = shape;
+        Multiplexer = _client.OpenLookupMultiplexer(new LookupMultiplexerOptions { Deadline = deadline, MaxMessagesInFlight = messagesInFlight, CompleteInline = true }); // the generator's callers never block
+        Name = $"grpc-mux {address}" + (shape.Packed ? " (packed)" : "");
+    }
+
+    public string Name { get; }
+    public LookupMultiplexer Multiplexer { get; }
+
+    public ILoadCaller OpenCaller() => new Caller(Multiplexer, _shape);
+
+    public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+    {
+        var caller = new Caller(Multiplexer, _shape);
+        await caller.CallAsync(values, cancel).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Multiplexer.DisposeAsync().ConfigureAwait(false);
+        _client.Dispose();
+    }
+
+    private sealed class Caller(LookupMultiplexer multiplexer, LoadShape shape) : ILoadCaller
+    {
+        private readonly LookupRequest _request = LoadShapeRequest(shape);
+
+        public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
+        {
+            if (values.Length != _request.Features.Count)
+                throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
+            for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
+            // The request is not touched again until this completes.
+            LoadShape.Check(await multiplexer.LookupAsync(_request, cancel).ConfigureAwait(false), _request);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    internal static LookupRequest LoadShapeRequest(LoadShape shape)
+    {
+        var request = new LookupRequest { Packed = shape.Packed };
+        for (int f = 0; f < shape.Features; f++)
+        {
+            var fv = new FeatureValues { Name = shape.FeatureName(f) };
+            fv.Values.Add("");
+            request.Features.Add(fv);
+        }
+        return request;
     }
 }
 

@@ -8,6 +8,8 @@ internal sealed class GrpcLookupService(LookupCore core, ConcurrencyGate gate) :
 {
     /// <summary>Route of <see cref="LookupStream"/>: the server's middleware checks its API key but leaves admission to it.</summary>
     public const string LookupStreamPath = "/recsysembed.serving.v1.EmbeddingLookup/LookupStream";
+    /// <summary>Route of <see cref="BatchLookupStream"/>, admitted per message like <see cref="LookupStreamPath"/>.</summary>
+    public const string BatchLookupStreamPath = "/recsysembed.serving.v1.EmbeddingLookup/BatchLookupStream";
 
     public override Task<LookupResponse> Lookup(LookupRequest request, ServerCallContext context) => Run(() => core.Lookup(request));
     public override Task<BatchLookupResponse> BatchLookup(BatchLookupRequest request, ServerCallContext context) => Run(() => core.BatchLookup(request));
@@ -39,6 +41,34 @@ internal sealed class GrpcLookupService(LookupCore core, ConcurrencyGate gate) :
             else
             {
                 try { response = core.LookupStreamMessage(requestStream.Current, buffers); }
+                finally { gate.Release(); }
+            }
+            await responseStream.WriteAsync(response, cancel).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="LookupStream"/>, one batch per message: the message passes the gate once, each request is
+    /// served or refused on its own, and one response message answers it, in order. Buffers are reused as there.
+    /// </summary>
+    public override async Task BatchLookupStream(IAsyncStreamReader<BatchLookupRequest> requestStream, IServerStreamWriter<BatchLookupResponse> responseStream, ServerCallContext context)
+    {
+        var cancel = context.CancellationToken;
+        var buffers = new LookupCore.BatchStreamBuffers();
+        core.Metrics.Streams.Add();
+        while (await requestStream.MoveNext(cancel).ConfigureAwait(false))
+        {
+            var request = requestStream.Current;
+            BatchLookupResponse response;
+            if (!await gate.EnterAsync(cancel).ConfigureAwait(false))
+            {
+                core.Metrics.Rejected.Add();
+                response = buffers.RefuseAll(request.Requests.Count, LookupCore.ResourceExhausted, "",
+                    $"overloaded: {gate.MaxConcurrent} requests running and {gate.MaxQueue} queued; retry later.");
+            }
+            else
+            {
+                try { response = core.BatchStreamMessage(request, buffers); }
                 finally { gate.Release(); }
             }
             await responseStream.WriteAsync(response, cancel).ConfigureAwait(false);

@@ -41,11 +41,33 @@ public sealed class LookupCore
     /// each message: the caller must be done with the previous response). A refused request does not throw: the
     /// response carries <see cref="LookupResponse.Error"/> (INVALID_ARGUMENT naming the field), so the stream goes on.
     /// </summary>
-    internal LookupResponse LookupStreamMessage(LookupRequest request, StreamBuffers reuse)
+    internal LookupResponse LookupStreamMessage(LookupRequest request, StreamBuffers reuse) => StreamLookup("LookupStream", request, "features", reuse);
+
+    /// <summary>
+    /// One message of a BatchLookupStream: each request served as by <see cref="LookupStreamMessage"/> (counted and
+    /// timed as method "BatchLookupStream"; a refusal names <c>requests[i].features...</c> and leaves the others served),
+    /// written into <paramref name="reuse"/>. More than <see cref="LookupServiceOptions.MaxBatch"/> requests: all refused.
+    /// </summary>
+    internal BatchLookupResponse BatchStreamMessage(BatchLookupRequest request, BatchStreamBuffers reuse)
+    {
+        int n = request.Requests.Count;
+        if (n > _options.MaxBatch)
+        {
+            Metrics.Request("BatchLookupStream", "INVALID_ARGUMENT");
+            return reuse.RefuseAll(n, InvalidArgument, "requests", $"requests: {n} requests in one message; at most {_options.MaxBatch}.");
+        }
+        var response = reuse.Response;
+        response.Responses.Clear();
+        for (int i = 0; i < n; i++)
+            response.Responses.Add(StreamLookup("BatchLookupStream", request.Requests[i], reuse.FieldOf(i), reuse.Item(i)));
+        return response;
+    }
+
+    private LookupResponse StreamLookup(string method, LookupRequest request, string field, StreamBuffers reuse)
     {
         try
         {
-            return Timed("LookupStream", (Core: this, request, reuse), static s => s.Core.LookupOne(s.request, "features", s.reuse));
+            return Timed(method, (Core: this, request, field, reuse), static s => s.Core.LookupOne(s.request, s.field, s.reuse));
         }
         catch (RequestException e)
         {
@@ -63,6 +85,7 @@ public sealed class LookupCore
         public readonly LookupResponse Response = new();
         public readonly List<FeatureVector> Vectors = [];
         private float[] _output = [];
+        private byte[] _packed = [];
 
         public float[] Output(int length)
         {
@@ -72,11 +95,53 @@ public sealed class LookupCore
             return buffer;
         }
 
+        /// <summary>Room for <paramref name="length"/> floats as bytes (a packed answer is wrapped, not copied).</summary>
+        public byte[] PackedOutput(int length)
+        {
+            if (_packed.Length >= length * sizeof(float)) return _packed;
+            var buffer = new byte[length * sizeof(float)];
+            if (length <= MaxKeptFloats) _packed = buffer;
+            return buffer;
+        }
+
         public LookupResponse Refused(int code, string field, string message)
         {
             Response.Features.Clear();
+            Response.Packed = ByteString.Empty;
+            Response.Dims.Clear();
             Response.MaxRowVersion = 0;
             Response.Error = new LookupError { Code = code, Field = field, Message = message };
+            return Response;
+        }
+    }
+
+    /// <summary>What one BatchLookupStream reuses: the response and one <see cref="StreamBuffers"/> per position.</summary>
+    internal sealed class BatchStreamBuffers
+    {
+        public readonly BatchLookupResponse Response = new();
+        private readonly List<StreamBuffers> _items = [];
+        private readonly List<string> _fields = [];
+        private readonly StreamBuffers _refused = new();
+
+        public StreamBuffers Item(int i)
+        {
+            while (_items.Count <= i) _items.Add(new StreamBuffers());
+            return _items[i];
+        }
+
+        /// <summary>"requests[i].features", made once per position.</summary>
+        public string FieldOf(int i)
+        {
+            while (_fields.Count <= i) _fields.Add($"requests[{_fields.Count}].features");
+            return _fields[i];
+        }
+
+        /// <summary>Every one of <paramref name="count"/> requests refused alike (one shared response message, written count times).</summary>
+        public BatchLookupResponse RefuseAll(int count, int code, string field, string message)
+        {
+            var refused = _refused.Refused(code, field, message);
+            Response.Responses.Clear();
+            for (int i = 0; i < count; i++) Response.Responses.Add(refused);
             return Response;
         }
     }
@@ -164,17 +229,29 @@ public sealed class LookupCore
         {
             FillQuery(query, request.Features, field);
             int length = _engine.OutputLength(query, shape);
-            var output = reuse is null ? new float[length] : reuse.Output(length);
-            long version = _engine.Execute(query, shape, output.AsSpan(0, length));
-            Metrics.RowsServed.Add(query.IdCount);
             LookupResponse response;
             if (reuse is null) response = new LookupResponse();
             else
             {
                 response = reuse.Response;
                 response.Features.Clear();
+                response.Dims.Clear();
+                response.Packed = ByteString.Empty;
                 response.Error = null;
             }
+            if (request.Packed)
+            {
+                // The engine writes straight into the bytes the response sends (little-endian fp32, as on every platform .NET runs this service on).
+                var bytes = reuse is null ? new byte[length * sizeof(float)] : reuse.PackedOutput(length);
+                response.MaxRowVersion = _engine.Execute(query, shape, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(0, length * sizeof(float))));
+                Metrics.RowsServed.Add(query.IdCount);
+                response.Packed = UnsafeByteOperations.UnsafeWrap(bytes.AsMemory(0, length * sizeof(float)));
+                for (int i = 0; i < request.Features.Count; i++) response.Dims.Add(_engine.Model.Features[query.FeatureAt(i)].OutputDim);
+                return response;
+            }
+            var output = reuse is null ? new float[length] : reuse.Output(length);
+            long version = _engine.Execute(query, shape, output.AsSpan(0, length));
+            Metrics.RowsServed.Add(query.IdCount);
             response.MaxRowVersion = version;
             int at = 0;
             for (int i = 0; i < request.Features.Count; i++)

@@ -63,6 +63,7 @@ public sealed class LookupServer : IAsyncDisposable
         var gate = new ConcurrencyGate(options.MaxConcurrent, options.MaxQueue);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (options.InlineIo) builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(options.Bind, options.Port, l => l.Protocols = HttpProtocols.Http2);
@@ -94,7 +95,7 @@ public sealed class LookupServer : IAsyncDisposable
                 await Refuse(ctx, grpc, grpcStatus: 16, httpStatus: 401, "missing or wrong API key (send it as x-api-key).");
                 return;
             }
-            if (grpc && path == GrpcLookupService.LookupStreamPath)
+            if (grpc && path is GrpcLookupService.LookupStreamPath or GrpcLookupService.BatchLookupStreamPath)
             {
                 // A stream may live for hours: it takes a slot per message instead (GrpcLookupService.LookupStream).
                 await next(ctx);

@@ -27,6 +27,13 @@ public sealed record LookupServiceOptions
     public long MaxRequestBytes { get; init; } = 4L << 20;
     /// <summary>Rows may be newer than the dense model by at most this many versions (reported by ModelInfo).</summary>
     public long StalenessBound { get; init; } = 1000;
+    /// <summary>
+    /// Run request handling on the socket I/O threads (Kestrel's UnsafePreferInlineScheduling) instead of handing each
+    /// read to the thread pool: fewer thread switches per call, which is most of a lookup's cost on a small machine.
+    /// Every handler then runs where I/O is serviced, so a slow call (a large Score batch) delays other connections'
+    /// I/O; pair it with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (serve --inline-io sets both).
+    /// </summary>
+    public bool InlineIo { get; init; }
 
     internal void Validate()
     {

@@ -13,40 +13,7 @@ namespace RecsysEmbed.Tests.Serving;
 /// <summary>The service over loopback gRPC and HTTP/JSON: values, errors, auth, overload, deadlines, metrics.</summary>
 public sealed class LookupServiceTests(TrainedModelFixture fixture) : IClassFixture<TrainedModelFixture>
 {
-    private sealed class Running : IAsyncDisposable
-    {
-        public LoadedStore Store = null!;
-        public DenseScorer Scorer = null!;
-        public LookupServer Server = null!;
-        public RecsysEmbedClient Client = null!;
-        public HttpClient Http = null!;
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            Http.Dispose();
-            await Server.DisposeAsync();
-            Scorer.Dispose();
-            Store.Dispose();
-        }
-    }
-
-    private async Task<Running> Start(LookupServiceOptions? options = null, string? clientKey = null)
-    {
-        var store = new LoadedStore(fixture);
-        var checkpoint = fixture.OpenCheckpoint();
-        var scorer = DenseScorer.FromCheckpoint(store.Model, checkpoint, checkpoint.Step);
-        var core = new LookupCore(store.Engine, scorer, new ServingMetrics(), options ?? new LookupServiceOptions());
-        var server = await LookupServer.StartAsync(core, options ?? new LookupServiceOptions());
-        Assert.Equal(IPAddress.Loopback, server.Bind);
-        var http = new HttpClient { BaseAddress = new Uri(server.HttpAddress) };
-        if (clientKey is not null) http.DefaultRequestHeaders.Add("x-api-key", clientKey);
-        return new Running
-        {
-            Store = store, Scorer = scorer, Server = server, Http = http,
-            Client = new RecsysEmbedClient(server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = clientKey }),
-        };
-    }
+    private Task<RunningService> Start(LookupServiceOptions? options = null, string? clientKey = null) => RunningService.Start(fixture, options, clientKey, scorer: true);
 
     private LookupRequest LineRequest(int line, LookupMode mode = LookupMode.Pooled)
     {
@@ -164,11 +131,11 @@ public sealed class LookupServiceTests(TrainedModelFixture fixture) : IClassFixt
         var e = await Assert.ThrowsAsync<RpcException>(() => run.Client.LookupAsync(LineRequest(0)));
         Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await run.Http.GetAsync("/v1/model")).StatusCode);
-        using var wrong = new RecsysEmbedClient(run.Server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = "nope" });
+        using var wrong = run.ClientWithKey("nope");
         Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => wrong.ModelInfoAsync())).StatusCode);
         // Health stays open for probes; the right key gets through.
         Assert.Equal(HttpStatusCode.OK, (await run.Http.GetAsync("/health")).StatusCode);
-        using var keyed = new RecsysEmbedClient(run.Server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = "s3cret" });
+        using var keyed = run.ClientWithKey("s3cret");
         Assert.Equal(26, (await keyed.LookupAsync(LineRequest(0))).Features.Count);
         run.Http.DefaultRequestHeaders.Add("x-api-key", "s3cret");
         Assert.Equal(HttpStatusCode.OK, (await run.Http.GetAsync("/v1/model")).StatusCode);

@@ -11,35 +11,7 @@ namespace RecsysEmbed.Tests.Serving;
 /// <summary>The LookupStream RPC over loopback: same vectors as unary Lookup, in order; errors, auth, overload, deadlines, metrics.</summary>
 public sealed class LookupStreamTests(TrainedModelFixture fixture) : IClassFixture<TrainedModelFixture>
 {
-    private sealed class Running : IAsyncDisposable
-    {
-        public LoadedStore Store = null!;
-        public LookupServer Server = null!;
-        public RecsysEmbedClient Client = null!;
-        public HttpClient Http = null!;
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            Http.Dispose();
-            await Server.DisposeAsync();
-            Store.Dispose();
-        }
-    }
-
-    private async Task<Running> Start(LookupServiceOptions? options = null, string? clientKey = null)
-    {
-        options ??= new LookupServiceOptions();
-        var store = new LoadedStore(fixture);
-        var core = new LookupCore(store.Engine, null, new ServingMetrics(), options);
-        var server = await LookupServer.StartAsync(core, options);
-        Assert.Equal(IPAddress.Loopback, server.Bind);
-        return new Running
-        {
-            Store = store, Server = server, Http = new HttpClient { BaseAddress = new Uri(server.HttpAddress) },
-            Client = new RecsysEmbedClient(server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = clientKey }),
-        };
-    }
+    private Task<RunningService> Start(LookupServiceOptions? options = null, string? clientKey = null) => RunningService.Start(fixture, options, clientKey);
 
     private LookupRequest LineRequest(int line, LookupMode mode = LookupMode.Pooled, int features = 26)
     {
@@ -142,13 +114,13 @@ public sealed class LookupStreamTests(TrainedModelFixture fixture) : IClassFixtu
             Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => stream.LookupAsync(LineRequest(0)))).StatusCode);
             Assert.Equal(2, stream.Opened);
         }
-        using var wrong = new RecsysEmbedClient(run.Server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = "nope" });
+        using var wrong = run.ClientWithKey("nope");
         await using (var stream = wrong.OpenLookupStream())
             Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => stream.LookupAsync(LineRequest(0)))).StatusCode);
         Assert.Equal(3, run.Server.Core.Metrics.Unauthenticated.Value);
         Assert.Equal(0, run.Server.Core.Metrics.Streams.Value); // refused before the service saw them
 
-        using var keyed = new RecsysEmbedClient(run.Server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = "s3cret" });
+        using var keyed = run.ClientWithKey("s3cret");
         await using (var stream = keyed.OpenLookupStream())
         {
             Assert.Equal(await keyed.LookupAsync(LineRequest(0)), await stream.LookupAsync(LineRequest(0)));

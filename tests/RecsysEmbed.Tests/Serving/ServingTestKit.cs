@@ -1,5 +1,8 @@
+using RecsysEmbed.Client;
 using RecsysEmbed.Core.Export;
+using RecsysEmbed.Serving.Metrics;
 using RecsysEmbed.Serving.Model;
+using RecsysEmbed.Serving.Service;
 using RecsysEmbed.Serving.Store;
 
 namespace RecsysEmbed.Tests.Serving;
@@ -119,5 +122,56 @@ internal sealed class LoadedStore : IDisposable
     {
         Store.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>
+/// A lookup service on 127.0.0.1 over a freshly loaded store (with the dense scorer when asked), a gRPC client and an
+/// HTTP client. Client deadlines are generous (2 min): a cold first call on a loaded machine must not fail a test
+/// that is not about deadlines.
+/// </summary>
+internal sealed class RunningService : IAsyncDisposable
+{
+    public required LoadedStore Store { get; init; }
+    public DenseScorer? Scorer { get; init; }
+    public required LookupServer Server { get; init; }
+    public required RecsysEmbedClient Client { get; init; }
+    public required HttpClient Http { get; init; }
+
+    public static readonly TimeSpan ClientDeadline = TimeSpan.FromMinutes(2);
+
+    public static async Task<RunningService> Start(TrainedModelFixture fixture, LookupServiceOptions? options = null, string? clientKey = null, bool scorer = false)
+    {
+        options ??= new LookupServiceOptions();
+        var store = new LoadedStore(fixture);
+        DenseScorer? dense = null;
+        if (scorer)
+        {
+            var checkpoint = fixture.OpenCheckpoint();
+            dense = DenseScorer.FromCheckpoint(store.Model, checkpoint, checkpoint.Step);
+        }
+        var core = new LookupCore(store.Engine, dense, new ServingMetrics(), options);
+        var server = await LookupServer.StartAsync(core, options);
+        Assert.Equal(System.Net.IPAddress.Loopback, server.Bind);
+        var http = new HttpClient { BaseAddress = new Uri(server.HttpAddress) };
+        if (clientKey is not null) http.DefaultRequestHeaders.Add("x-api-key", clientKey);
+        return new RunningService
+        {
+            Store = store, Scorer = dense, Server = server, Http = http,
+            Client = new RecsysEmbedClient(server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = clientKey, DefaultDeadline = ClientDeadline }),
+        };
+    }
+
+    /// <summary>A client of this service with its own key (null: none).</summary>
+    public RecsysEmbedClient ClientWithKey(string? key) =>
+        new(Server.GrpcAddress, new RecsysEmbedClientOptions { ApiKey = key, DefaultDeadline = ClientDeadline });
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        Http.Dispose();
+        await Server.DisposeAsync();
+        Scorer?.Dispose();
+        Store.Dispose();
     }
 }
