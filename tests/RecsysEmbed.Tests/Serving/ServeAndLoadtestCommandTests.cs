@@ -31,7 +31,7 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
         string grpc = "grpc://127.0.0.1:" + host.Server.Port;
         string http = "http://127.0.0.1:" + host.Server.HttpPort;
         var (code, output, error) = Cli("loadtest", "--target", grpc, "--target", http, "--target", "inproc", "--model", fixture.CheckpointDirectory, "--config", fixture.ConfigPath,
-            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50",
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50", "--deadline-ms", "120000",
             "--freshness", "3", "--freshness-feature", "C7", "--updates-topic", "fresh", "--bootstrap", kafka.BootstrapServers);
         Assert.True(code == 0, error + output);
         Assert.Contains($"grpc {grpc.Replace("grpc://", "http://")}: ", output);
@@ -39,7 +39,11 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
         Assert.Contains("errors: none", output);
         Assert.Contains("ratio ", output);
         Assert.Contains("freshness: 3 updates", output);
-        Assert.Equal(3, host.Applier.Applied); // one row per probe (C7 reads one unified-table row)
+        // One row per probe (C7 reads one unified-table row). A probe returns once a lookup sees its row, which the
+        // applier writes just before counting it: wait for the count (no timing in the assertion itself).
+        var guard = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (host.Applier.Applied < 3 && DateTime.UtcNow < guard) await Task.Delay(10);
+        Assert.Equal(3, host.Applier.Applied);
         Assert.DoesNotContain("errors: Unavailable", output);
     }
 
@@ -57,7 +61,7 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
         string json = Path.Combine(fixture.Directory, $"stream-{Guid.NewGuid():N}.json");
         string stream = "grpc-stream://127.0.0.1:" + host.Server.Port;
         var (code, output, error) = Cli("loadtest", "--target", stream, "--target", "grpc://127.0.0.1:" + host.Server.Port, "--api-key-file", keyFile,
-            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50", "--json", json);
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50", "--json", json, "--deadline-ms", "120000");
         Assert.True(code == 0, error + output);
         Assert.Contains($"grpc-stream http://127.0.0.1:{host.Server.Port}: ", output);
         Assert.Contains($"ratio grpc-stream http://127.0.0.1:{host.Server.Port} / grpc http://127.0.0.1:{host.Server.Port}: ", output);
@@ -75,6 +79,32 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
         Assert.DoesNotContain("code=\"INVALID_ARGUMENT\"", host.Metrics.Render());
         Assert.Equal(0, host.Metrics.Rejected.Value);
         Assert.Equal(0, host.Metrics.Unauthenticated.Value);
+    }
+
+    [Fact]
+    public async Task Loadtest_runs_the_multiplexed_target_with_packed_answers_and_inline_io()
+    {
+        await using var host = await LookupServiceHost.StartAsync(new ServeOptions
+        {
+            ConfigPath = fixture.ConfigPath, ModelDirectory = fixture.CheckpointDirectory,
+            StoreDirectory = Path.Combine(fixture.Directory, $"host-{Guid.NewGuid():N}"), MemoryBudgetBytes = 16 << 20, LoadThreads = 2,
+            Service = new LookupServiceOptions { InlineIo = true },
+        }, TextWriter.Null);
+        string mux = "grpc-mux://127.0.0.1:" + host.Server.Port;
+        var (code, output, error) = Cli("loadtest", "--target", mux, "--packed", "--inline-io", "--mux-in-flight", "2",
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "4", "--cardinality", "50", "--deadline-ms", "120000");
+        Assert.True(code == 0, error + output);
+        Assert.Contains($"grpc-mux http://127.0.0.1:{host.Server.Port} (packed): ", output);
+        Assert.Contains("errors: none", output);
+        Assert.Matches(@"grpc-mux: [\d,]+ lookups in [\d,]+ messages \(mean [\d.]+ per message, at most 2 in flight", output);
+        var metrics = host.Metrics.Render();
+        Assert.Contains("recsys_requests_total{method=\"BatchLookupStream\",code=\"OK\"}", metrics);
+        Assert.DoesNotContain("code=\"INVALID_ARGUMENT\"", metrics);
+        Assert.Equal(1, host.Metrics.Streams.Value); // every caller on one stream
+
+        var (bad, _, badErr) = Cli("loadtest", "--target", mux, "--mux-in-flight", "0", "--duration", "0.1");
+        Assert.Equal(2, bad);
+        Assert.Contains("--mux-in-flight: 0", badErr);
     }
 
     [Fact]
