@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Serving benchmark, one run: trains a small model (benchmarks/serving/bench-model.yaml), bulk-loads it into the
-# FASTER store behind `recsys-embed serve`, starts Debian's redis-server on 127.0.0.1 (installed with apt when
-# missing), fills Redis with the service's own 256-byte vectors, then load-tests, in one loadtest run each at 1 and
-# 16 callers, the service over unary gRPC, the service over the LookupStream RPC (one stream per caller) and Redis,
-# with the same request shape (26 features, one value each; Redis: one MGET of 26 keys), plus the in-process store
-# on 2 threads and end-to-end update freshness through the embedded Kafka broker.
+# FASTER store behind `recsys-embed serve --resident --inline-io`, starts Debian's redis-server on 127.0.0.1 (installed
+# with apt when missing), fills Redis with the service's own 256-byte vectors, then load-tests, in one loadtest run each
+# at 1 and 16 callers: the service over unary gRPC, over the LookupStream RPC (one stream per caller), over the
+# BatchLookupStream RPC through the client's LookupMultiplexer (every caller on one stream, lookups that wait during a
+# round trip sent together, as StackExchange.Redis pipelines the Redis callers on one connection), and Redis, with the
+# same request shape (26 features, one value each, answered as 26 x 256 bytes: packed gRPC answers; Redis: one MGET of
+# 26 keys). Then HTTP/JSON, the in-process store on 2 threads and end-to-end update freshness through the embedded
+# Kafka broker.
 # Usage: benchmarks/serving/redis-baseline.sh [OUT_DIR]      (DURATION=15 CONCURRENCY=16 override)
 # Not part of CI: it needs redis-server and a few minutes.
 set -euo pipefail
@@ -42,7 +45,7 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --d
 for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 rm -rf "$OUT/store"
-$CLI serve --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --port "$GRPC_PORT" --store "$OUT/store" --memory 1GiB \
+$CLI serve --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --port "$GRPC_PORT" --store "$OUT/store" --memory 1GiB --resident --inline-io \
   --updates-topic updates --bootstrap embedded --checkpoint-seconds 600 > "$OUT/serve.out" 2> "$OUT/serve.err" &
 SERVE_PID=$!
 for _ in $(seq 600); do grep -q '^bootstrap: ' "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -50,12 +53,12 @@ grep -q '^grpc: ' "$OUT/serve.out" || { cat "$OUT/serve.err"; exit 1; }
 BOOTSTRAP=$(sed -n 's/^bootstrap: //p' "$OUT/serve.out")
 grep 'store: loaded' "$OUT/serve.err"
 
-echo "== service (unary gRPC, gRPC stream) vs Redis, 1 caller"
-$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
-  --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" \
+TARGETS=(--target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "grpc-mux://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT")
+echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, 1 caller"
+$CLI loadtest "${TARGETS[@]}" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" --packed --inline-io \
   --features 26 --cardinality 10000 --concurrency 1 --duration "$DURATION" --json "$OUT/c1.json"
-echo "== service (unary gRPC, gRPC stream) vs Redis, $CONCURRENCY callers"
-$CLI loadtest --target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT" \
+echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, $CONCURRENCY callers"
+$CLI loadtest "${TARGETS[@]}" --packed --inline-io \
   --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION" --json "$OUT/c$CONCURRENCY.json"
 echo "== HTTP/JSON, $CONCURRENCY callers"
 $CLI loadtest --target "http://127.0.0.1:$((GRPC_PORT + 1))" --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION"
