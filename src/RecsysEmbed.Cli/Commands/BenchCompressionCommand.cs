@@ -37,7 +37,8 @@ internal static class BenchCompressionCommand
             Description = "How hash, multihash, qr and ue spend a budget: cap (default) keeps full tables for features with at most T ids and " +
                           "compresses only larger ones, T the largest cap that fits; uniform is the literature's protocol (Shi et al. 2020, " +
                           "Coleman et al. 2023): every feature compressed with one factor c, the smallest that fits (hash: ceil(n/c) buckets, " +
-                          "qr: radices [ceil(n/c), c]; ue: every feature in one shared table that fills the budget). md, full, lp, tt and robe " +
+                          "qr: radices [ceil(n/c), c]; ue: every feature in one shared table that fills the budget); threshold is the DLRM " +
+                          "reference's protocol (--qr-threshold 200): features with at most 200 ids keep full tables, larger ones as under uniform. md, full, lp, tt and robe " +
                           "ignore it; the policy is part of the run's identity (run.txt, results.csv).",
             DefaultValueFactory = _ => "cap",
         };

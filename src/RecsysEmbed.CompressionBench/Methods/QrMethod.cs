@@ -11,6 +11,8 @@ namespace RecsysEmbed.CompressionBench;
 /// QR family's order) with one collision factor c for all, the smallest that fits. Tiny features: one with n &lt;= c
 /// ids gets [1, n] (c capped at n: the quotient table never has more rows than ids), and one with a single id keeps its
 /// one-row full table (<see cref="UniformPolicy.QrCollisions"/>).</item>
+/// <item>Threshold policy (the DLRM reference's <c>--qr-threshold</c>): the same for every feature with more than
+/// <see cref="SuitePolicies.ThresholdIds"/> ids; the others keep full tables.</item>
 /// </list>
 /// </summary>
 public sealed class QrMethod : ICompressionMethod
@@ -18,14 +20,18 @@ public sealed class QrMethod : ICompressionMethod
     public string Name => "qr";
     public string Description => "quotient-remainder compositional embedding, partitions multiplied, remainder rows capped";
 
-    public string DescriptionFor(SuitePolicy policy) => policy == SuitePolicy.Uniform
-        ? "quotient-remainder compositional embedding, partitions multiplied, uniform policy: every feature split into radices [ceil(n / c), c] " +
-          "(remainder table first), one collision factor c for all, the smallest that fits"
-        : Description + " (cap policy: features with at most the cap keep full tables)";
+    public string DescriptionFor(SuitePolicy policy) => policy switch
+    {
+        SuitePolicy.Uniform => "quotient-remainder compositional embedding, partitions multiplied, uniform policy: every feature split into radices [ceil(n / c), c] " +
+                               "(remainder table first), one collision factor c for all, the smallest that fits",
+        SuitePolicy.Threshold => "quotient-remainder compositional embedding, partitions multiplied, threshold policy: features with at most " +
+                                 $"{SuitePolicies.ThresholdIds} ids keep full tables, every larger one split into radices [ceil(n / c), c], one collision factor c for all, the smallest that fits",
+        _ => Description + " (cap policy: features with at most the cap keep full tables)",
+    };
 
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
-        if (model.Options.Policy == SuitePolicy.Uniform) return SolveUniform(model, budgetBytes);
+        if (model.Options.Policy.IsFactorPolicy()) return SolveFactor(model, budgetBytes);
         static long Collisions(long n, long cap) => (n + cap - 1) / cap;
         string Tables(long cap) => model.PerFeatureTables(f => f.Cardinality <= cap
             ? "family: full"
@@ -51,14 +57,17 @@ public sealed class QrMethod : ICompressionMethod
             [SuiteModel.P("remainder_cap", cap.Value), SuiteModel.P("qr_tables", model.Sparse.Count(f => f.Cardinality > cap.Value))], bytes, null);
     }
 
-    private static MethodSolution SolveUniform(SuiteModel model, long budgetBytes)
+    private static MethodSolution SolveFactor(SuiteModel model, long budgetBytes)
     {
         long rowBytes = model.Dim * sizeof(float);
-        var n = model.Sparse.Select(f => f.Cardinality).ToArray();
-        long? c = UniformPolicy.QrCollisionFactor(n, budgetBytes / rowBytes);
+        var policy = model.Options.Policy;
+        long keepFull = policy.KeptFullUpTo();
+        var n = model.Sparse.Where(f => f.Cardinality > keepFull).Select(f => f.Cardinality).ToArray();
+        long smallRows = model.Sparse.Where(f => f.Cardinality <= keepFull).Sum(f => f.Cardinality);
+        long? c = n.Length == 0 ? null : UniformPolicy.QrCollisionFactor(n, budgetBytes / rowBytes - smallRows);
         if (c is null)
-            return MethodSolution.Unreachable($"even the best uniform collision factor takes {UniformPolicy.QrFewestRows(n) * rowBytes:N0} bytes, over the budget of {budgetBytes:N0}");
-        string tables = model.PerFeatureTables(f => UniformPolicy.QrCollisions(f.Cardinality, c.Value) is { } k
+            return MethodSolution.Unreachable($"even the best collision factor takes {(n.Length == 0 ? 0 : UniformPolicy.QrFewestRows(n)) * rowBytes + smallRows * rowBytes:N0} bytes with the small features full, over the budget of {budgetBytes:N0}");
+        string tables = model.PerFeatureTables(f => f.Cardinality > keepFull && UniformPolicy.QrCollisions(f.Cardinality, c.Value) is { } k
             ? $"family: qr, collisions: {k}, combine: mult"
             : "family: full");
         long bytes = model.WeightBytes(tables, null)!.Value;
@@ -66,7 +75,7 @@ public sealed class QrMethod : ICompressionMethod
             return MethodSolution.Unreachable($"the planner counts {bytes:N0} bytes for collision factor {c}, over the budget of {budgetBytes:N0}");
         return new MethodSolution(true, tables, null,
         [
-            SuiteModel.P("policy", "uniform"), SuiteModel.P("collisions", c.Value),
+            SuiteModel.P("policy", policy.Name()), SuiteModel.P("collisions", c.Value),
             SuiteModel.P("qr_tables", n.Count(x => x > 1)), SuiteModel.P("capped_at_n", n.Count(x => x > 1 && x < c.Value)),
         ], bytes, null);
     }

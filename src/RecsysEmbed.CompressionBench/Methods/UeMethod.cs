@@ -8,20 +8,25 @@ namespace RecsysEmbed.CompressionBench;
 /// multiplexed table of sum-over-them-of-T buckets (the same bytes as hashing, but pooled: a feature with a heavy head
 /// can use buckets another leaves idle). When every feature is larger than T this is the plain unified table.
 /// Uniform policy (Coleman et al. 2023): every feature is multiplexed into one shared table whose rows fill the budget
-/// (floor(budget / row bytes) buckets); no feature keeps a full table.
+/// (floor(budget / row bytes) buckets); no feature keeps a full table. Threshold policy: features with at most
+/// <see cref="SuitePolicies.ThresholdIds"/> ids keep full tables and every larger one is multiplexed into one shared
+/// table that fills the rest of the budget.
 /// </summary>
 public sealed class UeMethod : ICompressionMethod
 {
     public string Name => "ue";
     public string Description => "unified embedding: the large features share one multiplexed table";
 
-    public string DescriptionFor(SuitePolicy policy) => policy == SuitePolicy.Uniform
-        ? "unified embedding, uniform policy: every feature multiplexed into one shared table whose rows fill the budget"
-        : Description + " (cap policy: features with at most the hashing cap keep full tables)";
+    public string DescriptionFor(SuitePolicy policy) => policy switch
+    {
+        SuitePolicy.Uniform => "unified embedding, uniform policy: every feature multiplexed into one shared table whose rows fill the budget",
+        SuitePolicy.Threshold => $"unified embedding, threshold policy: features with at most {SuitePolicies.ThresholdIds} ids keep full tables, every larger one multiplexed into one shared table whose rows fill the rest of the budget",
+        _ => Description + " (cap policy: features with at most the hashing cap keep full tables)",
+    };
 
     public MethodSolution Solve(SuiteModel model, long budgetBytes)
     {
-        if (model.Options.Policy == SuitePolicy.Uniform) return SolveUniform(model, budgetBytes);
+        if (model.Options.Policy.IsFactorPolicy()) return SolveFactor(model, budgetBytes);
         long rowBytes = model.Dim * sizeof(float);
         long? cap = SuiteModel.LargestFitting(1, model.Sparse.Max(f => f.Cardinality),
             t => model.Sparse.Sum(f => Math.Min(f.Cardinality, t)) * rowBytes <= budgetBytes);
@@ -40,17 +45,25 @@ public sealed class UeMethod : ICompressionMethod
             [SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", shared.Count), SuiteModel.P("bucket_cap", cap.Value)], bytes, null);
     }
 
-    private static MethodSolution SolveUniform(SuiteModel model, long budgetBytes)
+    private static MethodSolution SolveFactor(SuiteModel model, long budgetBytes)
     {
         long rowBytes = model.Dim * sizeof(float);
-        long buckets = budgetBytes / rowBytes;
-        if (buckets < 1) return MethodSolution.Unreachable($"the budget of {budgetBytes:N0} bytes holds no row of {rowBytes} bytes");
-        string tables = "tables:\n  - {name: t_unified, family: ue, buckets: " + buckets + ", features: [" + string.Join(", ", model.Sparse.Select(f => f.Name)) + "]}\n";
+        var policy = model.Options.Policy;
+        long keepFull = policy.KeptFullUpTo();
+        var small = model.Sparse.Where(f => f.Cardinality <= keepFull).ToList();
+        var shared = model.Sparse.Where(f => f.Cardinality > keepFull).ToList();
+        long buckets = budgetBytes / rowBytes - small.Sum(f => f.Cardinality);
+        if (buckets < 1 || shared.Count == 0)
+            return MethodSolution.Unreachable($"the budget of {budgetBytes:N0} bytes leaves no row of {rowBytes} bytes for a shared table after {small.Count} full tables");
+        var y = new StringBuilder("tables:\n");
+        foreach (var f in small) y.Append("  - {name: t_").Append(f.Name).Append(", features: [").Append(f.Name).Append("], family: full}\n");
+        y.Append("  - {name: t_unified, family: ue, buckets: ").Append(buckets).Append(", features: [").Append(string.Join(", ", shared.Select(f => f.Name))).Append("]}\n");
+        string tables = y.ToString();
         long bytes = model.WeightBytes(tables, null)!.Value;
-        long ids = model.Sparse.Sum(f => f.Cardinality);
+        long ids = shared.Sum(f => f.Cardinality);
         return new MethodSolution(true, tables, null,
         [
-            SuiteModel.P("policy", "uniform"), SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", model.Sparse.Count),
+            SuiteModel.P("policy", policy.Name()), SuiteModel.P("buckets", buckets), SuiteModel.P("multiplexed_features", shared.Count),
             SuiteModel.P("compression", UniformPolicy.Format((double)ids / buckets)),
         ], bytes, null);
     }

@@ -294,3 +294,116 @@ public sealed class UniformPolicyRunTests
         }
     }
 }
+
+/// <summary>
+/// --policy threshold (the DLRM reference's --qr-threshold 200) on the same cardinalities: features with at most 200
+/// ids keep full tables, every larger one is compressed with one factor as under uniform, in what the small ones
+/// leave of the budget; the counts come from the planner.
+/// </summary>
+public sealed class ThresholdPolicySolverTests
+{
+    private static SuiteModel Threshold()
+    {
+        var m = BudgetSolverTests.Model();
+        return new SuiteModel(m.Options with { Policy = SuitePolicy.Threshold }, m.DenseFeatures, m.Sparse);
+    }
+
+    private static string Param(MethodSolution s, string key) => s.Parameters.Single(p => p.Key == key).Value;
+
+    [Fact]
+    public void The_model_has_features_on_both_sides_of_the_threshold()
+    {
+        var model = Threshold();
+        Assert.Contains(model.Sparse, f => f.Cardinality <= SuitePolicies.ThresholdIds);
+        Assert.Contains(model.Sparse, f => f.Cardinality > SuitePolicies.ThresholdIds);
+    }
+
+    [Theory]
+    [InlineData("hash", 0.25)]
+    [InlineData("hash", 1.0 / 16)]
+    [InlineData("multihash", 1.0 / 16)]
+    [InlineData("qr", 0.25)]
+    [InlineData("qr", 1.0 / 16)]
+    [InlineData("ue", 1.0 / 16)]
+    [InlineData("ue", 1.0 / 64)]
+    public void Small_features_keep_full_tables_and_every_larger_one_is_compressed_within_the_budget(string method, double budget)
+    {
+        var model = Threshold();
+        long budgetBytes = (long)(budget * model.FullWeightBytes);
+        var s = CompressionMethods.Get(method).Solve(model, budgetBytes);
+        Assert.True(s.Reachable, s.Reason);
+        Assert.Equal("threshold", Param(s, "policy"));
+        var plan = model.Plan(s.TablesYaml, null);
+        Assert.Equal(plan.Total.WeightBytes, s.WeightBytes);
+        Assert.True(plan.Total.WeightBytes <= budgetBytes, $"{plan.Total.WeightBytes} > {budgetBytes}");
+        foreach (var f in model.Sparse)
+        {
+            var table = plan.TableOf(f.Name);
+            if (f.Cardinality <= SuitePolicies.ThresholdIds) Assert.IsType<FullTablePlan>(table);
+            else Assert.NotEqual("full", table.Family);
+        }
+    }
+
+    [Fact]
+    public void Hash_uses_one_factor_for_the_large_features_and_a_finer_one_does_not_fit()
+    {
+        var model = Threshold();
+        long budgetBytes = model.FullWeightBytes / 16;
+        var s = new HashMethod(1).Solve(model, budgetBytes);
+        var plan = model.Plan(s.TablesYaml, null);
+        var large = model.Sparse.Where(f => f.Cardinality > SuitePolicies.ThresholdIds).ToArray();
+        var n = large.Select(f => f.Cardinality).ToArray();
+        var b = large.Select(f => Assert.IsType<HashTablePlan>(plan.TableOf(f.Name)).Buckets).ToArray();
+        int g = 0;
+        for (int f = 1; f < n.Length; f++)
+            if ((Int128)n[f] * b[g] > (Int128)n[g] * b[f]) g = f;
+        for (int f = 0; f < n.Length; f++) Assert.Equal((long)(((Int128)n[f] * b[g] + n[g] - 1) / n[g]), b[f]); // ceil(n_f / c), c = n_g / b_g
+        long smallRows = model.Sparse.Where(f => f.Cardinality <= SuitePolicies.ThresholdIds).Sum(f => f.Cardinality);
+        long finer = n.Select((x, f) => (Int128)x * b[g] == (Int128)n[g] * b[f] ? b[f] + 1 : b[f]).Sum();
+        Assert.True((finer + smallRows) * model.Dim * sizeof(float) > budgetBytes, "a finer factor would still fit");
+    }
+
+    [Fact]
+    public void Qr_uses_one_collision_factor_for_the_large_features_and_a_finer_one_does_not_fit()
+    {
+        var model = Threshold();
+        long budgetBytes = model.FullWeightBytes / 16;
+        var s = new QrMethod().Solve(model, budgetBytes);
+        long c = long.Parse(Param(s, "collisions"));
+        var plan = model.Plan(s.TablesYaml, null);
+        foreach (var f in model.Sparse.Where(f => f.Cardinality > SuitePolicies.ThresholdIds))
+        {
+            long k = Math.Min(c, f.Cardinality);
+            Assert.Equal(new[] { (f.Cardinality + k - 1) / k, k }, Assert.IsType<QrTablePlan>(plan.TableOf(f.Name)).Radices);
+        }
+        Assert.True(c > 2);
+        string finer = model.PerFeatureTables(f => f.Cardinality <= SuitePolicies.ThresholdIds ? "family: full" : $"family: qr, collisions: {Math.Min(c - 1, f.Cardinality)}, combine: mult");
+        Assert.True(model.Plan(finer, null).Total.WeightBytes > budgetBytes, $"collision factor {c - 1} would fit");
+    }
+
+    [Fact]
+    public void Ue_multiplexes_the_large_features_into_one_table_that_fills_the_rest_of_the_budget()
+    {
+        var model = Threshold();
+        long budgetBytes = model.FullWeightBytes / 16;
+        var s = new UeMethod().Solve(model, budgetBytes);
+        var plan = model.Plan(s.TablesYaml, null);
+        var shared = Assert.Single(plan.Tables.OfType<UnifiedTablePlan>());
+        Assert.Equal(model.Sparse.Where(f => f.Cardinality > SuitePolicies.ThresholdIds).Select(f => f.Name), shared.Features.Select(f => f.Name));
+        Assert.True(plan.Total.WeightBytes + model.Dim * sizeof(float) > budgetBytes, "one more shared row would still fit");
+    }
+
+    [Fact]
+    public void The_policy_is_parsed_named_described_and_part_of_the_run_identity()
+    {
+        Assert.Equal(SuitePolicy.Threshold, SuitePolicies.Parse("threshold"));
+        Assert.Equal("threshold", SuitePolicy.Threshold.Name());
+        var e = Assert.Throws<SuiteInputException>(() => SuitePolicies.Parse("thresh"));
+        Assert.Equal("--policy", e.Field);
+        Assert.Contains("cap or uniform or threshold", e.Message);
+        var options = new SuiteOptions { Data = "synth:criteo:1000", Methods = ["hash"], Budgets = [1], OutDir = "unused", Policy = SuitePolicy.Threshold };
+        Assert.EndsWith("\npolicy=threshold", options.Identity());
+        foreach (var m in SuitePolicies.Methods) Assert.Contains("threshold policy", ReportWriter.MethodDescription(m, SuitePolicy.Threshold));
+        Assert.Contains("does not apply", ReportWriter.MethodDescription("md", SuitePolicy.Threshold));
+    }
+}
