@@ -122,6 +122,29 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
     /// </summary>
     private async Task PumpAsync(bool onCallerThread)
     {
+        try
+        {
+            await PumpLoopAsync(onCallerThread).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Not a stream failure (those are handled per connection) but one in starting a call, e.g. a disposed
+            // channel: fail what waits, and let the next lookup try again.
+            List<Pending> queued;
+            lock (_lock)
+            {
+                _pumping = false;
+                queued = [.. _queued];
+                _queued.Clear();
+                _outstanding -= queued.Count;
+            }
+            var failure = e as RpcException ?? new RpcException(new Status(StatusCode.Unavailable, "LookupMultiplexer: " + e.Message, e));
+            foreach (var p in queued) p.Fail(failure);
+        }
+    }
+
+    private async Task PumpLoopAsync(bool onCallerThread)
+    {
         var message = new BatchLookupRequest();
         while (true)
         {
@@ -136,6 +159,13 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                     _pumping = false;
                     return;
                 }
+                if (_connection is null) // before taking the batch: if starting the call throws, the lookups are still queued
+                {
+                    _connection = new Connection(_raw.BatchLookupStream(new CallOptions(_headers))); // no deadline on the stream: one per lookup
+                    Interlocked.Increment(ref _opened);
+                    opened = true;
+                }
+                connection = _connection;
                 batch = new Pending[Math.Min(_queued.Count, Options.MaxBatch)]; // the head is live, the rest may not be
                 int n = 0;
                 while (n < batch.Length && _queued.TryDequeue(out var p))
@@ -144,13 +174,6 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                     else batch[n++] = p;
                 }
                 if (n < batch.Length) Array.Resize(ref batch, n);
-                if (_connection is null)
-                {
-                    _connection = new Connection(_raw.BatchLookupStream(new CallOptions(_headers))); // no deadline on the stream: one per lookup
-                    Interlocked.Increment(ref _opened);
-                    opened = true;
-                }
-                connection = _connection;
                 connection.InFlight.Enqueue(batch); // before the write, so the response always finds it
             }
             if (opened) connection.Receiving = ReceiveAsync(connection);

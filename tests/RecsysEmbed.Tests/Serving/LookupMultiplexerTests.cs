@@ -223,6 +223,21 @@ public sealed class LookupMultiplexerTests(TrainedModelFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task A_stream_that_cannot_start_fails_the_waiting_lookups_and_the_next_ones_too_instead_of_hanging()
+    {
+        await using var run = await Start();
+        var client = run.ClientWithKey(null);
+        await using var mux = client.OpenLookupMultiplexer();
+        client.Dispose(); // its channel is gone: starting the stream throws
+        for (int i = 0; i < 2; i++)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => mux.LookupAsync(LineRequest(i)));
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        }
+        Assert.Equal(0, mux.Lookups);
+    }
+
+    [Fact]
     public async Task After_dispose_lookups_are_refused()
     {
         await using var run = await Start();
