@@ -265,7 +265,13 @@ internal static class StreamRunner
             seen++;
             try
             {
-                if (EmbeddingUpdateCodec.IsRowKey(r.Message.Key))
+                byte kind = EmbeddingUpdateCodec.KindOf(r.Message.Key);
+                if (kind == EmbeddingUpdateCodec.VocabularyKind)
+                {
+                    var v = EmbeddingUpdateCodec.DecodeVocabulary(r.Message.Key, r.Message.Value);
+                    stdout.WriteLine($"vocab p{r.Partition.Value}@{r.Offset.Value} version {v.ModelVersion} {v.Feature}[{v.FirstIndex}..{v.FirstIndex + v.Ids.Length - 1}] {v.Ids.Length} ids");
+                }
+                else if (kind == EmbeddingUpdateCodec.RowKind)
                 {
                     var (table, row) = EmbeddingUpdateCodec.DecodeRowKey(r.Message.Key);
                     var (dim, version, source) = EmbeddingUpdateCodec.DecodeValuesInto(r.Message.Value, values);

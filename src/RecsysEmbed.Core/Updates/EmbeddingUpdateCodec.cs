@@ -16,6 +16,14 @@ public readonly record struct RowUpdate(string Table, long Row, long ModelVersio
 public readonly record struct DenseUpdate(long ModelVersion, long SourceTimeUnixMs, ReadOnlyMemory<byte> Payload);
 
 /// <summary>
+/// Growth of one feature's id vocabulary: indices <see cref="FirstIndex"/>.. are owned by <see cref="Ids"/>, in order.
+/// </summary>
+/// <param name="Feature">Feature name as in the model config (vocabularies are per feature, even on a shared table).</param>
+/// <param name="FirstIndex">Dense index of <c>Ids[0]</c>; <c>Ids[i]</c> owns index FirstIndex + i.</param>
+/// <param name="Ids">63-bit hashed ids (never negative), at least one.</param>
+public readonly record struct VocabularyUpdate(string Feature, long FirstIndex, long ModelVersion, long SourceTimeUnixMs, ReadOnlyMemory<long> Ids);
+
+/// <summary>
 /// Wire format of the update topic that the stream trainer publishes and the lookup service applies.
 /// Keys are chosen so that all versions of one row hash to one partition and therefore stay in order.
 /// <code>
@@ -23,7 +31,11 @@ public readonly record struct DenseUpdate(long ModelVersion, long SourceTimeUnix
 /// row value : u8 format(=1) | u8 kind(='R') | u16 dim | i64 modelVersion | i64 sourceTimeMs | dim x f32
 /// dense key : 'D' (one key, so dense versions stay ordered in one partition)
 /// dense val : u8 format(=1) | u8 kind(='D') | u16 0 | i64 modelVersion | i64 sourceTimeMs | payload bytes
+/// vocab key : 'V' | u16 nameLen | feature name (UTF-8) | i64 firstIndex               (one key per chunk: compaction keeps all)
+/// vocab val : u8 format(=1) | u8 kind(='V') | u16 count | i64 modelVersion | i64 sourceTimeMs | count x i64 id
 /// </code>
+/// A vocab record says that ids[i] owns dense index firstIndex + i of the feature's vocabulary; the trainer publishes
+/// them before the rows of the same publication, so the service can map values first seen after its checkpoint.
 /// Decoding validates every field and throws <see cref="FormatException"/> naming the field and value.
 /// </summary>
 public static class EmbeddingUpdateCodec
@@ -31,6 +43,9 @@ public static class EmbeddingUpdateCodec
     public const byte FormatVersion = 1;
     public const byte RowKind = (byte)'R';
     public const byte DenseKind = (byte)'D';
+    public const byte VocabularyKind = (byte)'V';
+    /// <summary>Most ids in one vocabulary record (the header's u16 count).</summary>
+    public const int MaxVocabularyIds = ushort.MaxValue;
     public const int ValueHeaderBytes = 1 + 1 + 2 + 8 + 8;
     public const int MaxDim = ushort.MaxValue;
 
@@ -89,12 +104,73 @@ public static class EmbeddingUpdateCodec
         return value;
     }
 
-    /// <summary>True for a row key, false for the dense key; throws on anything else.</summary>
+    /// <summary>True for a row key, false for the dense key; throws on anything else (vocabulary keys included).</summary>
     public static bool IsRowKey(ReadOnlySpan<byte> key)
     {
-        if (key.Length == 1 && key[0] == DenseKind) return false;
-        if (key.Length >= 1 && key[0] == RowKind) return true;
-        throw new FormatException(key.Length == 0 ? "update key: empty" : $"update key: kind byte {key[0]} is neither 'R' (row) nor 'D' (dense).");
+        byte kind = KindOf(key);
+        if (kind == VocabularyKind) throw new FormatException("update key: a vocabulary key ('V') is neither a row nor the dense key; use KindOf.");
+        return kind == RowKind;
+    }
+
+    /// <summary>The record's kind: <see cref="RowKind"/>, <see cref="DenseKind"/> or <see cref="VocabularyKind"/>; throws on anything else.</summary>
+    public static byte KindOf(ReadOnlySpan<byte> key)
+    {
+        if (key.Length == 1 && key[0] == DenseKind) return DenseKind;
+        if (key.Length >= 1 && (key[0] == RowKind || key[0] == VocabularyKind)) return key[0];
+        throw new FormatException(key.Length == 0 ? "update key: empty" : $"update key: kind byte {key[0]} is none of 'R' (row), 'D' (dense), 'V' (vocabulary).");
+    }
+
+    public static byte[] EncodeVocabularyKey(string feature, long firstIndex)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(feature);
+        if (firstIndex < 0) ThrowHelper.OutOfRange(nameof(firstIndex), firstIndex, "first index must be >= 0.");
+        int nameBytes = Encoding.UTF8.GetByteCount(feature);
+        if (nameBytes > ushort.MaxValue) ThrowHelper.Argument(nameof(feature), $"feature name is {nameBytes} bytes; at most {ushort.MaxValue}.");
+        var key = new byte[1 + 2 + nameBytes + 8];
+        key[0] = VocabularyKind;
+        BinaryPrimitives.WriteUInt16LittleEndian(key.AsSpan(1), (ushort)nameBytes);
+        Encoding.UTF8.GetBytes(feature, key.AsSpan(3, nameBytes));
+        BinaryPrimitives.WriteInt64LittleEndian(key.AsSpan(3 + nameBytes), firstIndex);
+        return key;
+    }
+
+    public static byte[] EncodeVocabularyValue(long modelVersion, long sourceTimeUnixMs, ReadOnlySpan<long> ids)
+    {
+        if (ids.Length is 0 or > MaxVocabularyIds) ThrowHelper.OutOfRange(nameof(ids), ids.Length, $"a vocabulary record has 1..{MaxVocabularyIds} ids.");
+        var value = new byte[ValueHeaderBytes + ids.Length * sizeof(long)];
+        WriteHeader(value, VocabularyKind, (ushort)ids.Length, modelVersion, sourceTimeUnixMs);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] < 0) ThrowHelper.OutOfRange(nameof(ids), ids[i], $"ids[{i}] = {ids[i]}: ids are 63-bit hashes, never negative.");
+            BinaryPrimitives.WriteInt64LittleEndian(value.AsSpan(ValueHeaderBytes + i * sizeof(long)), ids[i]);
+        }
+        return value;
+    }
+
+    /// <summary>Decodes a vocabulary record; refuses a malformed one with a <see cref="FormatException"/> naming the field.</summary>
+    public static VocabularyUpdate DecodeVocabulary(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        if (key.Length < 1 + 2 + 1 + 8 || key[0] != VocabularyKind)
+            throw new FormatException($"vocabulary key: {key.Length} bytes is not a vocabulary key ('V' | u16 length | feature | i64 firstIndex).");
+        int nameBytes = BinaryPrimitives.ReadUInt16LittleEndian(key[1..]);
+        if (key.Length != 1 + 2 + nameBytes + 8)
+            throw new FormatException($"vocabulary key: feature name length {nameBytes} does not match the key's {key.Length} bytes.");
+        string feature = Encoding.UTF8.GetString(key.Slice(3, nameBytes));
+        long first = BinaryPrimitives.ReadInt64LittleEndian(key[(3 + nameBytes)..]);
+        if (first < 0) throw new FormatException($"vocabulary key: firstIndex = {first} is negative.");
+        var (count, version, sourceTime) = ReadHeader(value, VocabularyKind);
+        if (count == 0) throw new FormatException("vocabulary value: count = 0; a vocabulary record has at least one id.");
+        int expected = ValueHeaderBytes + count * sizeof(long);
+        if (value.Length != expected)
+            throw new FormatException($"vocabulary value: length {value.Length} does not match count = {count} (expected {expected} bytes).");
+        if (first > long.MaxValue - count) throw new FormatException($"vocabulary key: firstIndex = {first} + count = {count} overflows.");
+        var ids = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            ids[i] = BinaryPrimitives.ReadInt64LittleEndian(value[(ValueHeaderBytes + i * sizeof(long))..]);
+            if (ids[i] < 0) throw new FormatException($"vocabulary value: ids[{i}] = {ids[i]} is negative (ids are 63-bit hashes).");
+        }
+        return new VocabularyUpdate(feature, first, version, sourceTime, ids);
     }
 
     public static (string Table, long Row) DecodeRowKey(ReadOnlySpan<byte> key)

@@ -9,10 +9,12 @@ public sealed class ServingMetrics
     private readonly ConcurrentDictionary<(string Method, string Code), Counter> _requests = new();
 
     public Counter RowsServed { get; } = new("recsys_rows_served_total", "Embedding rows read from the store for lookups and scores.");
-    public Counter UpdatesApplied { get; } = new("recsys_updates_applied_total", "Row and dense updates applied from the update topic.");
+    public Counter UpdatesApplied { get; } = new("recsys_updates_applied_total", "Row, dense and vocabulary updates applied from the update topic.");
     public Counter UpdatesIgnored { get; } = new("recsys_updates_ignored_total", "Row updates older than the stored row (a version never goes backwards).");
     public Counter UpdatesMalformed { get; } = new("recsys_updates_malformed_total", "Update records that failed to decode; counted and set aside.");
     public Counter UpdatesHeld { get; } = new("recsys_updates_held_total", "Row updates held back because they were newer than the dense model by more than the staleness bound.");
+    public Counter VocabularyEntriesApplied { get; } = new("recsys_vocabulary_entries_applied_total", "Vocabulary entries (value id -> dense index) learned from the update topic.");
+    public Counter VocabularyConflicts { get; } = new("recsys_vocabulary_conflicts_total", "Vocabulary entries refused because they contradict a mapping already held (id or index taken).");
     public Counter Rejected { get; } = new("recsys_requests_rejected_total", "Requests refused by the concurrency limit (RESOURCE_EXHAUSTED / 429).");
     public Counter Unauthenticated { get; } = new("recsys_requests_unauthenticated_total", "Requests without a valid API key.");
     /// <summary>LookupStream calls accepted (their messages count in recsys_requests_total{method="LookupStream"} like lookups).</summary>
@@ -33,7 +35,7 @@ public sealed class ServingMetrics
         new Counter("recsys_requests_total", "Requests by method and status.", $"method=\"{k.Method}\",code=\"{k.Code}\"")).Add();
 
     public string Render() => PrometheusText.Render(
-        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, Rejected, Unauthenticated, Streams])
+        _requests.Values.OrderBy(c => c.Labels).Concat([RowsServed, UpdatesApplied, UpdatesIgnored, UpdatesMalformed, UpdatesHeld, VocabularyEntriesApplied, VocabularyConflicts, Rejected, Unauthenticated, Streams])
             .Concat(StoreReadCounters()),
         [UpdateLagSeconds, DenseModelVersion],
         _latency.Values.OrderBy(h => h.Labels).Concat([Freshness]));

@@ -114,7 +114,7 @@ public sealed class LookupServiceHost : IAsyncDisposable
                 log.WriteLine($"store: loaded {load.Value.Rows:N0} rows from {checkpoint.Path} in {load.Value.Seconds:F2} s ({load.Value.RowsPerSecond:N0} rows/s)");
             }
             metrics.DenseModelVersion.Set(scorer.Version);
-            applier = new UpdateApplier(store, scorer, metrics, options.Service.StalenessBound);
+            applier = new UpdateApplier(store, scorer, metrics, options.Service.StalenessBound, model: model);
             if (!store.Recovered) await applier.CheckpointAsync(cancel).ConfigureAwait(false);
             var host = new LookupServiceHost(model, store, scorer, applier, metrics) { Load = load, CheckpointStep = checkpoint.Step };
             var engine = new LookupEngine(model, store);

@@ -19,8 +19,9 @@ public readonly record struct BulkLoadResult(long Rows, double Seconds)
 ///   value     :  i64 version | row encoded as the matrix's RowFormat      (fixed size per matrix, so updates are in place)
 /// </code>
 /// The in-memory part of the log is sized from the memory budget; older pages spill to the log file on the device
-/// the user names. A checkpoint (FASTER fold-over: index + log) carries the applied update offsets as a record
-/// written just before it, so recovery restores rows and offsets from one consistent cut.
+/// the user names. A checkpoint (FASTER fold-over: index + log) carries the applied update offsets (and the vocabulary
+/// entries learned from the topic) as records written just before it, so recovery restores rows, offsets and those
+/// entries from one consistent cut.
 /// Thread-safety: the store is shared; each thread uses its own <see cref="RowStoreSession"/>.
 /// </summary>
 public sealed class FasterRowStore : IDisposable
@@ -31,6 +32,11 @@ public sealed class FasterRowStore : IDisposable
     internal const long OffsetsKey = -1;
     internal const long CatalogKey = -2;
     internal const long DenseKey = -3;
+    internal const long VocabularyKey = -4;
+    /// <summary>Vocabulary chunk c lives at VocabularyChunkKeys - c (far below the other meta keys).</summary>
+    internal const long VocabularyChunkKeys = -(1L << 20);
+    /// <summary>Bytes per vocabulary chunk: half of FASTER's smallest page here (64 KiB), so any chunk fits a page.</summary>
+    internal const int VocabularyChunkBytes = 32 << 10;
 
     private readonly FasterKV<long, SpanByte> _kv;
     private readonly IDevice _log;
@@ -260,6 +266,45 @@ public sealed class FasterRowStore : IDisposable
     {
         var blob = ReadMeta(DenseKey);
         return blob is null ? null : (BinaryPrimitives.ReadInt64LittleEndian(blob), blob[sizeof(long)..]);
+    }
+
+    /// <summary>
+    /// Keeps the vocabulary entries learned from the update topic (<see cref="Updates.LearnedVocabulary"/>'s bytes), so
+    /// the next checkpoint carries them with the offsets they belong to. Stored as 32 KiB chunks plus a header record
+    /// (i32 chunks | i32 bytes) written last; the caller must not checkpoint meanwhile (the applier holds its lock).
+    /// </summary>
+    public void SaveVocabulary(byte[] blob)
+    {
+        int chunks = (blob.Length + VocabularyChunkBytes - 1) / VocabularyChunkBytes;
+        for (int c = 0; c < chunks; c++)
+        {
+            int start = c * VocabularyChunkBytes;
+            WriteMeta(VocabularyChunkKeys - c, blob[start..Math.Min(blob.Length, start + VocabularyChunkBytes)]);
+        }
+        var header = new byte[2 * sizeof(int)];
+        BinaryPrimitives.WriteInt32LittleEndian(header, chunks);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(sizeof(int)), blob.Length);
+        WriteMeta(VocabularyKey, header);
+    }
+
+    /// <summary>The bytes saved with <see cref="SaveVocabulary"/> (as of the recovered checkpoint), or null.</summary>
+    public byte[]? LoadVocabulary()
+    {
+        var header = ReadMeta(VocabularyKey);
+        if (header is null) return null;
+        if (header.Length != 2 * sizeof(int)) throw new InvalidDataException($"{Options.CheckpointDirectory}: the vocabulary header record is {header.Length} bytes, not 8.");
+        int chunks = BinaryPrimitives.ReadInt32LittleEndian(header), length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(sizeof(int)));
+        var blob = new byte[length];
+        int at = 0;
+        for (int c = 0; c < chunks; c++)
+        {
+            var chunk = ReadMeta(VocabularyChunkKeys - c) ?? throw new InvalidDataException($"{Options.CheckpointDirectory}: vocabulary chunk {c} of {chunks} is missing.");
+            if (at + chunk.Length > length) throw new InvalidDataException($"{Options.CheckpointDirectory}: vocabulary chunk {c} overruns the {length} bytes its header names.");
+            chunk.CopyTo(blob, at);
+            at += chunk.Length;
+        }
+        if (at != length) throw new InvalidDataException($"{Options.CheckpointDirectory}: vocabulary chunks hold {at} bytes, the header names {length}.");
+        return blob;
     }
 
     internal void WriteMeta(long key, byte[] blob)

@@ -15,6 +15,9 @@ public enum ApplyOutcome { Applied, Ignored, Held, Malformed }
 /// <item>a row update is written only if its version is at least the stored row's (versions never go backwards, and
 /// re-delivered records change nothing);</item>
 /// <item>a dense update replaces the scorer's dense model when newer;</item>
+/// <item>a vocabulary update assigns the trainer's new (id, index) entries into the model's feature vocabularies
+/// (idempotent; a contradicting entry is refused and counted), and the store checkpoint carries them
+/// (<see cref="LearnedVocabulary"/>), so a recovered service maps those values to the same rows;</item>
 /// <item>a row newer than the dense model by more than <see cref="StalenessBound"/> versions is held back until a
 /// dense model close enough arrives (at most <see cref="MaxHeld"/> rows; beyond that rows are applied and counted);</item>
 /// <item>a record that fails to decode is counted and set aside (<see cref="Malformed"/>), never applied.</item>
@@ -34,9 +37,11 @@ public sealed class UpdateApplier : IDisposable
     private float[] _scratch;
     // One writer at a time: the Kafka loop, pushed records and checkpoints may come from different threads.
     private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly LearnedVocabulary? _vocabulary;
 
+    /// <param name="model">The served model, whose feature vocabularies vocabulary records extend; null: such records are ignored.</param>
     public UpdateApplier(FasterRowStore store, DenseScorer? dense, ServingMetrics metrics, long stalenessBound = long.MaxValue / 4,
-                         IReadOnlyDictionary<string, long>? startOffsets = null)
+                         IReadOnlyDictionary<string, long>? startOffsets = null, ServingModel? model = null)
     {
         _store = store;
         _dense = dense;
@@ -45,7 +50,24 @@ public sealed class UpdateApplier : IDisposable
         _session = store.RentSession();
         _next = new Dictionary<string, long>(startOffsets ?? store.RecoveredOffsets);
         _scratch = new float[Math.Max(1, store.Catalog.MaxDim)];
+        if (model is not null)
+        {
+            _vocabulary = new LearnedVocabulary(model);
+            // The entries stored with the recovered checkpoint belong to its offsets: without them, values learned
+            // before the restart would fall back to overflow rows (the topic resumes after their records).
+            if (store.LoadVocabulary() is { } learned)
+            {
+                var restored = _vocabulary.Restore(learned);
+                VocabularyConflicts += restored.Conflicts;
+                _metrics.VocabularyConflicts.Add(restored.Conflicts);
+            }
+        }
     }
+
+    /// <summary>Vocabulary entries learned from the topic (or restored with the store) and assigned, in total.</summary>
+    public long VocabularyEntries => _vocabulary?.Count ?? 0;
+    /// <summary>Vocabulary entries refused because they contradicted a mapping already held.</summary>
+    public long VocabularyConflicts { get; private set; }
 
     public long StalenessBound { get; }
     public int MaxHeld { get; init; } = 1 << 20;
@@ -106,7 +128,12 @@ public sealed class UpdateApplier : IDisposable
         ApplyOutcome outcome;
         try
         {
-            outcome = EmbeddingUpdateCodec.IsRowKey(record.Key.Span) ? ApplyRow(record, EmbeddingUpdateCodec.DecodeRow(record.Key.Span, record.Value.Span)) : ApplyDense(record);
+            outcome = EmbeddingUpdateCodec.KindOf(record.Key.Span) switch
+            {
+                EmbeddingUpdateCodec.RowKind => ApplyRow(record, EmbeddingUpdateCodec.DecodeRow(record.Key.Span, record.Value.Span)),
+                EmbeddingUpdateCodec.VocabularyKind => ApplyVocabulary(EmbeddingUpdateCodec.DecodeVocabulary(record.Key.Span, record.Value.Span)),
+                _ => ApplyDense(record),
+            };
         }
         catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException)
         {
@@ -154,6 +181,32 @@ public sealed class UpdateApplier : IDisposable
         return ApplyOutcome.Applied;
     }
 
+    private ApplyOutcome ApplyVocabulary(in VocabularyUpdate update)
+    {
+        if (_vocabulary is null)
+        {
+            Ignored++;
+            _metrics.UpdatesIgnored.Add();
+            return ApplyOutcome.Ignored;
+        }
+        var result = _vocabulary.Apply(update);
+        _metrics.VocabularyEntriesApplied.Add(result.Added);
+        if (result.Conflicts > 0)
+        {
+            VocabularyConflicts += result.Conflicts;
+            _metrics.VocabularyConflicts.Add(result.Conflicts);
+        }
+        if (result.Added == 0)
+        {
+            Ignored++;
+            _metrics.UpdatesIgnored.Add();
+            return ApplyOutcome.Ignored;
+        }
+        Applied++;
+        _metrics.UpdatesApplied.Add();
+        return ApplyOutcome.Applied;
+    }
+
     private ApplyOutcome ApplyDense(in UpdateRecord record)
     {
         var dense = EmbeddingUpdateCodec.DecodeDense(record.Value.Span);
@@ -193,6 +246,8 @@ public sealed class UpdateApplier : IDisposable
         try
         {
             var offsets = OffsetsLocked();
+            // Learned vocabulary entries go into the same cut as the offsets past their records.
+            if (_vocabulary is { Dirty: true }) _store.SaveVocabulary(_vocabulary.Serialize());
             return (await _store.CheckpointAsync(offsets, cancel).ConfigureAwait(false), offsets);
         }
         finally

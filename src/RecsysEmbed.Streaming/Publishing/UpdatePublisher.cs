@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
+using RecsysEmbed.Core.Hashing;
 using RecsysEmbed.Core.Tables;
 using RecsysEmbed.Core.Updates;
 using RecsysEmbed.Training;
@@ -12,6 +13,12 @@ namespace RecsysEmbed.Streaming.Publishing;
 /// versions of a row land in one partition in order, then the dense model as one record under the dense key.
 /// <para>Changed rows are found exactly by comparing each matrix with a copy of what was last published (bitwise),
 /// which costs one extra copy of the weights and a linear scan per publication, and needs no hook in the kernels.</para>
+/// <para>Vocabulary growth goes first: the ids that got dense indices since the last publication (full/qr/md features),
+/// as 'V' records of at most <see cref="VocabularyChunkIds"/> ids, acknowledged before any row of the same publication
+/// is produced, so a row of a new index is never in the topic before the record naming the value that owns it.
+/// Like rows (compared with zeros at start), a new publisher starts at index 0: a trainer restarted from a checkpoint
+/// republishes every entry it holds, so nothing published before a crash goes missing; the service's Assign
+/// ignores the duplicates.</para>
 /// <para>Model versions: <c>incarnation * 2^32 + publication</c>, incarnation = Unix seconds at start, so versions
 /// keep increasing across restarts even when a restarted trainer republishes rows from an older checkpoint.</para>
 /// </summary>
@@ -24,8 +31,14 @@ public sealed class UpdatePublisher : IDisposable
     private readonly long _incarnation;
     private long _publication;
     private readonly byte[] _keyBuffer = new byte[1 << 16];
+    private readonly IReadOnlyList<IdVocabulary> _vocabularies;
+    private readonly long[] _vocabularyPublished;
 
-    public UpdatePublisher(ProducerConfig config, string topic, CtrTrainer trainer)
+    /// <summary>Most ids per vocabulary record (32 KiB of ids: small next to a row batch, few records per publication).</summary>
+    public const int VocabularyChunkIds = 4096;
+
+    /// <param name="vocabularies">The trainer's id vocabularies, whose growth is published; null publishes none.</param>
+    public UpdatePublisher(ProducerConfig config, string topic, CtrTrainer trainer, FeatureVocabularies? vocabularies = null)
     {
         config.EnableIdempotence = true;
         config.Acks = Acks.All;
@@ -39,19 +52,26 @@ public sealed class UpdatePublisher : IDisposable
         _trainer = trainer;
         _matrices = trainer.Tables.Tables.SelectMany(t => t.Matrices).Select(m => (m, new float[m.WeightCount])).ToArray();
         _incarnation = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        _vocabularies = vocabularies?.All ?? [];
+        _vocabularyPublished = new long[_vocabularies.Count];
     }
 
     public long Publications => _publication;
     public long RowsPublished { get; private set; }
     public long LastVersion { get; private set; } = -1;
+    /// <summary>Vocabulary records ('V') published so far.</summary>
+    public long VocabularyRecordsPublished { get; private set; }
+    /// <summary>Vocabulary entries (id, index) published so far.</summary>
+    public long VocabularyEntriesPublished { get; private set; }
 
     /// <summary>
-    /// Publishes changed rows and the dense model, then waits until the broker acknowledged them. Returns the
-    /// number of rows published.
+    /// Publishes vocabulary growth (acknowledged first), then changed rows and the dense model, then waits until the
+    /// broker acknowledged them. Returns the number of rows published.
     /// </summary>
     public long Publish(long sourceTimeUnixMs)
     {
         long version = checked(_incarnation * (1L << 32) + ++_publication);
+        PublishVocabularyGrowth(version, sourceTimeUnixMs);
         long rows = 0;
         foreach (var (matrix, published) in _matrices)
         {
@@ -77,6 +97,31 @@ public sealed class UpdatePublisher : IDisposable
         RowsPublished += rows;
         LastVersion = version;
         return rows;
+    }
+
+    private void PublishVocabularyGrowth(long version, long sourceTimeUnixMs)
+    {
+        long records = 0, entries = 0;
+        for (int v = 0; v < _vocabularies.Count; v++)
+        {
+            var vocabulary = _vocabularies[v];
+            long first = _vocabularyPublished[v];
+            var ids = vocabulary.IdsFrom(first);
+            for (int start = 0; start < ids.Length; start += VocabularyChunkIds)
+            {
+                var chunk = ids.Slice(start, Math.Min(VocabularyChunkIds, ids.Length - start));
+                Produce(EmbeddingUpdateCodec.EncodeVocabularyKey(vocabulary.FeatureName, first + start), EmbeddingUpdateCodec.EncodeVocabularyValue(version, sourceTimeUnixMs, chunk));
+                records++;
+                entries += chunk.Length;
+            }
+        }
+        if (records == 0) return;
+        // Acknowledged before any row is produced: the owner of a new index is in the topic before the index's row.
+        while (_producer.Flush(TimeSpan.FromSeconds(1)) > 0) { }
+        if (_error is { } e) throw new KafkaException(e);
+        for (int v = 0; v < _vocabularies.Count; v++) _vocabularyPublished[v] = _vocabularies[v].Length;
+        VocabularyRecordsPublished += records;
+        VocabularyEntriesPublished += entries;
     }
 
     private Error? _error;

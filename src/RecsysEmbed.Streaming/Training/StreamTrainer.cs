@@ -106,7 +106,7 @@ public sealed class StreamTrainer : IDisposable
         _sinceCheckpoint.Restart();
         _sincePublication.Restart();
         _deadLetters = new DeadLetterSink(_endpoint.ProducerConfig(), _options.DeadLetterTopicName);
-        if (_options.PublishTopic is not null) _publisher = new UpdatePublisher(_endpoint.ProducerConfig(), _options.PublishTopic, _trainer);
+        if (_options.PublishTopic is not null) _publisher = new UpdatePublisher(_endpoint.ProducerConfig(), _options.PublishTopic, _trainer, _vocabularies);
         var config = _endpoint.ConsumerConfig(_options.GroupId);
         config.EnableAutoCommit = false;
         config.EnableAutoOffsetStore = false;
@@ -309,7 +309,7 @@ public sealed class StreamTrainer : IDisposable
         _freshness.Published(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         _trainedAtPublication = _state.Trained;
         _sincePublication.Restart();
-        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model");
+        Emit(StreamEventKind.Published, $"published version {_publisher.LastVersion}: {rows} rows + dense model ({_publisher.VocabularyEntriesPublished} vocabulary entries so far)");
     }
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
@@ -394,6 +394,7 @@ public sealed class StreamTrainer : IDisposable
             Checkpoints = _checkpoints,
             Publications = _publisher?.Publications ?? 0,
             RowsPublished = _publisher?.RowsPublished ?? 0,
+            VocabularyRecordsPublished = _publisher?.VocabularyRecordsPublished ?? 0,
             ProgressiveAuc = snap.CumulativeAuc.Auc,
             WindowAuc = snap.WindowAuc,
             ProgressiveLogLoss = snap.Cumulative.LogLoss,

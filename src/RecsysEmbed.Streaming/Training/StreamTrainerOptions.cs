@@ -65,6 +65,8 @@ public sealed record StreamTrainerReport
     public long Checkpoints { get; init; }
     public long Publications { get; init; }
     public long RowsPublished { get; init; }
+    /// <summary>Vocabulary-growth records ('V') published (they precede the rows of their publication).</summary>
+    public long VocabularyRecordsPublished { get; init; }
     public double ProgressiveAuc { get; init; }
     public double WindowAuc { get; init; }
     public double ProgressiveLogLoss { get; init; }

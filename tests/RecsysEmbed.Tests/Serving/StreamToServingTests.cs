@@ -41,7 +41,7 @@ public sealed class StreamToServingTests(TrainedModelFixture fixture) : IClassFi
         Assert.True(report.Publications >= 2);
 
         // Wait (hang guard only) until the service has consumed every published record.
-        long published = report.RowsPublished + report.Publications;
+        long published = report.RowsPublished + report.Publications + report.VocabularyRecordsPublished;
         var clock = Stopwatch.StartNew();
         while (host.Applier.Offsets.Values.Sum() < published && clock.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(20);
         Assert.Equal(published, host.Applier.Offsets.Values.Sum());

@@ -153,11 +153,18 @@ public sealed class StreamTrainerTests : IDisposable
         Assert.True(report.Publications >= 2);
         Assert.NotNull(report.FreshnessP50Ms);
 
-        var records = EmbeddedKafkaTests.ConsumeAllBytes(kafka.BootstrapServers, "upd", (int)(report.RowsPublished + report.Publications));
+        var records = EmbeddedKafkaTests.ConsumeAllBytes(kafka.BootstrapServers, "upd", (int)(report.RowsPublished + report.Publications + report.VocabularyRecordsPublished));
         long denseVersion = -1;
+        var vocabulary = new Dictionary<(string Feature, long Index), long>();
         foreach (var r in records)
         {
-            if (EmbeddingUpdateCodec.IsRowKey(r.Message.Key))
+            byte kind = EmbeddingUpdateCodec.KindOf(r.Message.Key);
+            if (kind == EmbeddingUpdateCodec.VocabularyKind)
+            {
+                var v = EmbeddingUpdateCodec.DecodeVocabulary(r.Message.Key, r.Message.Value);
+                for (int i = 0; i < v.Ids.Length; i++) vocabulary[(v.Feature, v.FirstIndex + i)] = v.Ids.Span[i];
+            }
+            else if (kind == EmbeddingUpdateCodec.RowKind)
             {
                 var u = EmbeddingUpdateCodec.DecodeRow(r.Message.Key, r.Message.Value);
                 if (rows.TryGetValue((u.Table, u.Row), out var previous)) Assert.True(u.ModelVersion > previous.Version, "a row's version went backwards within its partition");
@@ -184,6 +191,12 @@ public sealed class StreamTrainerTests : IDisposable
         }
         Assert.Equal(rows.Count, checkedRows);
         Assert.True(checkedRows > 100);
+        // The published vocabulary records name the owner of every index the trainer assigned (C1's full table).
+        Assert.True(report.VocabularyRecordsPublished > 0);
+        var c1 = trainer.Vocabularies.All.Single(v => v.FeatureName == "C1");
+        Assert.True(c1.Count > 10);
+        Assert.Equal(c1.Count, vocabulary.Keys.Count(k => k.Feature == "C1"));
+        foreach (var (id, index) in c1.Entries()) Assert.Equal(id, vocabulary[("C1", index)]);
     }
 
     private byte[] WithLabel(float label)
