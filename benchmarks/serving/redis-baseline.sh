@@ -3,8 +3,9 @@
 # FASTER store behind `recsys-embed serve --resident --inline-io`, starts Debian's redis-server on 127.0.0.1 (installed
 # with apt when missing), fills Redis with the service's own 256-byte vectors, then load-tests, in one loadtest run each
 # at 1 and 16 callers: the service over unary gRPC, over the LookupStream RPC (one stream per caller), over the
-# BatchLookupStream RPC through the client's LookupMultiplexer (every caller on one stream, lookups that wait during a
-# round trip sent together, as StackExchange.Redis pipelines the Redis callers on one connection), and Redis, with the
+# BatchLookupStream RPC through the client's LookupMultiplexerPool (the callers' lookups on 2 multiplexed streams, one
+# HTTP/2 connection each, one per server core; lookups that wait during a round trip are sent together, as
+# StackExchange.Redis pipelines the Redis callers on one connection), and Redis, with the
 # same request shape (26 features, one value each, answered as 26 x 256 bytes: packed gRPC answers; Redis: one MGET of
 # 26 keys). Then HTTP/JSON, the in-process store on 2 threads and end-to-end update freshness through the embedded
 # Kafka broker.
@@ -55,10 +56,10 @@ grep 'store: loaded' "$OUT/serve.err"
 
 TARGETS=(--target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "grpc-mux://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT")
 echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, 1 caller"
-$CLI loadtest "${TARGETS[@]}" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" --packed --inline-io \
+$CLI loadtest "${TARGETS[@]}" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" --packed --inline-io --mux-connections 2 \
   --features 26 --cardinality 10000 --concurrency 1 --duration "$DURATION" --json "$OUT/c1.json"
 echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, $CONCURRENCY callers"
-$CLI loadtest "${TARGETS[@]}" --packed --inline-io \
+$CLI loadtest "${TARGETS[@]}" --packed --inline-io --mux-connections 2 \
   --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION" --json "$OUT/c$CONCURRENCY.json"
 echo "== HTTP/JSON, $CONCURRENCY callers"
 $CLI loadtest --target "http://127.0.0.1:$((GRPC_PORT + 1))" --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION"

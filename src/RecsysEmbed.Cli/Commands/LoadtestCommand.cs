@@ -37,6 +37,7 @@ internal static class LoadtestCommand
         var memory = new Option<string>("--memory") { Description = "inproc: memory of the store's hybrid log.", DefaultValueFactory = _ => "256MiB" };
         var packed = new Option<bool>("--packed") { Description = "gRPC targets ask for packed answers (all vectors in one bytes block, as Redis returns raw values) instead of one FeatureVector per feature." };
         var inlineIo = new Option<bool>("--inline-io") { Description = "Complete socket operations on the I/O thread in this process (every network target alike, Redis included)." };
+        var muxConnections = new Option<int>("--mux-connections") { Description = "grpc-mux: HTTP/2 connections, each with its own multiplexed stream, lookups spread over them in turn (the service serves one connection's messages one after another).", DefaultValueFactory = _ => 1 };
         var muxInFlight = new Option<int>("--mux-in-flight") { Description = "grpc-mux: messages out at once (1: every lookup waiting during a round trip shares the next message).", DefaultValueFactory = _ => 1 };
         var hotCache = new Option<string>("--hot-cache") { Description = "inproc-cached: memory of the hot-row cache in front of FASTER.", DefaultValueFactory = _ => "64MiB" };
         var zipf = new Option<bool>("--zipf") { Description = "Draw values power-law skewed as the synthetic generator does (exponents 1.05..1.40 per feature) instead of uniformly." };
@@ -47,7 +48,7 @@ internal static class LoadtestCommand
         var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
         var command = new Command("loadtest", "Load-test the lookup service (unary gRPC, gRPC stream, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
         {
-            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, muxInFlight, packed, inlineIo, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
+            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, muxInFlight, muxConnections, packed, inlineIo, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
         };
         command.SetAction(p =>
         {
@@ -68,8 +69,9 @@ internal static class LoadtestCommand
                 if (!ByteSize.TryParse(p.GetValue(memory), out long memoryBytes)) throw new FormatException($"--memory: '{p.GetValue(memory)}' is not a size.");
                 if (!ByteSize.TryParse(p.GetValue(hotCache), out long hotCacheBytes) || hotCacheBytes <= 0) throw new FormatException($"--hot-cache: '{p.GetValue(hotCache)}' is not a positive size.");
                 if (p.GetValue(inlineIo)) InlineIo.EnableSocketCompletions();
+                if (p.GetValue(muxConnections) < 1) throw new FormatException($"--mux-connections: {p.GetValue(muxConnections)} is not a positive count.");
                 if (p.GetValue(muxInFlight) < 1) throw new FormatException($"--mux-in-flight: {p.GetValue(muxInFlight)} is not a positive count.");
-                return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), p.GetValue(muxInFlight), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
+                return Run(p.GetValue(targets) ?? [], shape, load, key, TimeSpan.FromMilliseconds(p.GetValue(deadlineMs)), (p.GetValue(muxInFlight), p.GetValue(muxConnections)), p.GetValue(redisFill), p.GetValue(model), p.GetValue(config),
                            memoryBytes, hotCacheBytes, p.GetValue(freshness), p.GetValue(freshnessFeature)!, p.GetValue(topic), p.GetValue(bootstrap), p.GetValue(json), stdout, stderr);
             }
             catch (Exception e) when (e is FormatException or ArgumentException or IOException or CheckpointException or ConfigException or NotSupportedException)
@@ -81,7 +83,7 @@ internal static class LoadtestCommand
         return command;
     }
 
-    private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, int muxInFlight, string? redisFill, string? modelDir, string? configPath,
+    private static int Run(string[] targets, LoadShape shape, LoadOptions load, string? key, TimeSpan deadline, (int InFlight, int Connections) mux, string? redisFill, string? modelDir, string? configPath,
                            long memory, long hotCache, int freshness, string freshnessFeature, string? topic, string? bootstrap, string? jsonPath, TextWriter stdout, TextWriter stderr)
     {
         if (targets.Length == 0) throw new FormatException("--target: give at least one target.");
@@ -93,7 +95,7 @@ internal static class LoadtestCommand
         {
             foreach (string t in targets)
             {
-                ILoadTarget target = Open(t, shape, key, deadline, muxInFlight, modelDir, configPath, memory, hotCache, ref store, ref tempStore);
+                ILoadTarget target = Open(t, shape, key, deadline, mux, modelDir, configPath, memory, hotCache, ref store, ref tempStore);
                 try
                 {
                     if (target is RedisLoadTarget redis && redisFill is not null)
@@ -106,8 +108,8 @@ internal static class LoadtestCommand
                     var report = LoadGenerator.RunAsync(target, shape, load).GetAwaiter().GetResult();
                     reports.Add(report);
                     stdout.WriteLine(report);
-                    if (target is GrpcMuxLoadTarget { Multiplexer: var mux })
-                        stdout.WriteLine($"grpc-mux: {mux.Lookups:N0} lookups in {mux.Messages:N0} messages (mean {mux.Lookups / Math.Max(1.0, mux.Messages):F1} per message, at most {mux.Options.MaxMessagesInFlight} in flight; warm-up included)");
+                    if (target is GrpcMuxLoadTarget { Pool: var pool })
+                        stdout.WriteLine($"grpc-mux: {pool.Lookups:N0} lookups in {pool.Messages:N0} messages (mean {pool.Lookups / Math.Max(1.0, pool.Messages):F1} per message, at most {pool.Options.MaxMessagesInFlight} in flight on each of {pool.Multiplexers.Count} connection(s); warm-up included)");
                     if (target is InProcessLoadTarget { Engine.Store: { Cache: { } cache } cached })
                     {
                         var (hits, misses) = cached.CacheCounts();
@@ -157,12 +159,12 @@ internal static class LoadtestCommand
 
     private static string GrpcAddress(string target) => "http://" + target[(target.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
 
-    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, int muxInFlight, string? modelDir, string? configPath, long memory, long hotCache,
+    private static ILoadTarget Open(string target, LoadShape shape, string? key, TimeSpan deadline, (int InFlight, int Connections) mux, string? modelDir, string? configPath, long memory, long hotCache,
                                     ref FasterRowStore? store, ref string? tempStore)
     {
         if (target.StartsWith("grpc://", StringComparison.Ordinal)) return new GrpcLoadTarget(GrpcAddress(target), shape, key, deadline);
         if (target.StartsWith("grpc-stream://", StringComparison.Ordinal)) return new GrpcStreamLoadTarget(GrpcAddress(target), shape, key, deadline);
-        if (target.StartsWith("grpc-mux://", StringComparison.Ordinal)) return new GrpcMuxLoadTarget(GrpcAddress(target), shape, key, deadline, muxInFlight);
+        if (target.StartsWith("grpc-mux://", StringComparison.Ordinal)) return new GrpcMuxLoadTarget(GrpcAddress(target), shape, key, deadline, mux.InFlight, mux.Connections);
         if (target.StartsWith("http://", StringComparison.Ordinal)) return new HttpLoadTarget(target, shape, key, deadline);
         if (target.StartsWith("redis://", StringComparison.Ordinal)) return new RedisLoadTarget(target["redis://".Length..].TrimEnd('/'), shape);
         if (target is "inproc" or "inproc-cached" or "inproc-resident")

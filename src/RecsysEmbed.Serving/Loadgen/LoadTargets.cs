@@ -90,35 +90,30 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
 /// </summary>
 public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
 {
-    private readonly RecsysEmbedClient _client;
     private readonly LoadShape _shape;
 
-    public GrpcMuxLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline, int messagesInFlight)
+    public GrpcMuxLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline, int messagesInFlight, int connections = 1)
     {
-        _client = new RecsysEmbedClient(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
         _shape = shape;
-        Multiplexer = _client.OpenLookupMultiplexer(new LookupMultiplexerOptions { Deadline = deadline, MaxMessagesInFlight = messagesInFlight, CompleteInline = true }); // the generator's callers never block
-        Name = $"grpc-mux {address}" + (shape.Packed ? " (packed)" : "");
+        Pool = new LookupMultiplexerPool(address, connections, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline },
+            new LookupMultiplexerOptions { Deadline = deadline, MaxMessagesInFlight = messagesInFlight, CompleteInline = true }); // the generator's callers never block
+        Name = $"grpc-mux {address}" + (shape.Packed ? " (packed)" : "") + (connections > 1 ? $" x{connections} connections" : "");
     }
 
     public string Name { get; }
-    public LookupMultiplexer Multiplexer { get; }
+    public LookupMultiplexerPool Pool { get; }
 
-    public ILoadCaller OpenCaller() => new Caller(Multiplexer, _shape);
+    public ILoadCaller OpenCaller() => new Caller(Pool, _shape);
 
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var caller = new Caller(Multiplexer, _shape);
+        var caller = new Caller(Pool, _shape);
         await caller.CallAsync(values, cancel).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Multiplexer.DisposeAsync().ConfigureAwait(false);
-        _client.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await Pool.DisposeAsync().ConfigureAwait(false);
 
-    private sealed class Caller(LookupMultiplexer multiplexer, LoadShape shape) : ILoadCaller
+    private sealed class Caller(LookupMultiplexerPool multiplexer, LoadShape shape) : ILoadCaller
     {
         private readonly LookupRequest _request = LoadShapeRequest(shape);
 

@@ -69,6 +69,25 @@ public sealed class LookupMultiplexerTests(TrainedModelFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task A_pool_spreads_lookups_over_its_connections_in_turn_and_each_caller_gets_its_own_vectors()
+    {
+        await using var run = await Start();
+        const int lookups = 40;
+        var expected = new LookupResponse[lookups];
+        for (int i = 0; i < lookups; i++) expected[i] = await run.Client.LookupAsync(Mixed(i));
+
+        await using var pool = new LookupMultiplexerPool(run.Server.GrpcAddress, connections: 2,
+            new RecsysEmbedClientOptions { DefaultDeadline = RunningService.ClientDeadline });
+        for (int i = 0; i < 4; i++) Assert.Equal(expected[i], await pool.LookupAsync(Mixed(i))); // one after another: in turn
+        Assert.All(pool.Multiplexers, m => Assert.Equal(2, m.Lookups));
+        var got = await Task.WhenAll(Enumerable.Range(4, lookups - 4).Select(i => Task.Run(() => pool.LookupAsync(Mixed(i)))));
+        for (int i = 4; i < lookups; i++) Assert.Equal(expected[i], got[i - 4]);
+        Assert.Equal(lookups, pool.Lookups);
+        Assert.Equal(2, run.Server.Core.Metrics.Streams.Value); // one stream per connection
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LookupMultiplexerPool(run.Server.GrpcAddress, connections: 0));
+    }
+
+    [Fact]
     public async Task Lookups_waiting_while_a_message_is_out_leave_together_in_the_next_message()
     {
         await using var run = await Start(new LookupServiceOptions { MaxConcurrent = 1, MaxQueue = 8 });

@@ -91,20 +91,23 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
             Service = new LookupServiceOptions { InlineIo = true },
         }, TextWriter.Null);
         string mux = "grpc-mux://127.0.0.1:" + host.Server.Port;
-        var (code, output, error) = Cli("loadtest", "--target", mux, "--packed", "--inline-io", "--mux-in-flight", "2",
+        var (code, output, error) = Cli("loadtest", "--target", mux, "--packed", "--inline-io", "--mux-in-flight", "2", "--mux-connections", "2",
             "--duration", "0.3", "--warmup", "0", "--concurrency", "4", "--cardinality", "50", "--deadline-ms", "120000");
         Assert.True(code == 0, error + output);
-        Assert.Contains($"grpc-mux http://127.0.0.1:{host.Server.Port} (packed): ", output);
+        Assert.Contains($"grpc-mux http://127.0.0.1:{host.Server.Port} (packed) x2 connections: ", output);
         Assert.Contains("errors: none", output);
-        Assert.Matches(@"grpc-mux: [\d,]+ lookups in [\d,]+ messages \(mean [\d.]+ per message, at most 2 in flight", output);
+        Assert.Matches(@"grpc-mux: [\d,]+ lookups in [\d,]+ messages \(mean [\d.]+ per message, at most 2 in flight on each of 2 connection\(s\)", output);
         var metrics = host.Metrics.Render();
         Assert.Contains("recsys_requests_total{method=\"BatchLookupStream\",code=\"OK\"}", metrics);
         Assert.DoesNotContain("code=\"INVALID_ARGUMENT\"", metrics);
-        Assert.Equal(1, host.Metrics.Streams.Value); // every caller on one stream
+        Assert.Equal(2, host.Metrics.Streams.Value); // every caller on one of the two connections' streams
 
         var (bad, _, badErr) = Cli("loadtest", "--target", mux, "--mux-in-flight", "0", "--duration", "0.1");
         Assert.Equal(2, bad);
         Assert.Contains("--mux-in-flight: 0", badErr);
+        var (badConnections, _, badConnectionsErr) = Cli("loadtest", "--target", mux, "--mux-connections", "0", "--duration", "0.1");
+        Assert.Equal(2, badConnections);
+        Assert.Contains("--mux-connections: 0", badConnectionsErr);
     }
 
     [Fact]
