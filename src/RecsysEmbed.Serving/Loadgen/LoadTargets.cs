@@ -103,17 +103,24 @@ public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
     public string Name { get; }
     public LookupMultiplexerPool Pool { get; }
 
-    public ILoadCaller OpenCaller() => new Caller(Pool, _shape);
+    private int _callers;
+
+    /// <summary>Each caller keeps one connection (callers spread over them in turn), so a connection's callers' lookups batch together.</summary>
+    public ILoadCaller OpenCaller()
+    {
+        var m = Pool.Multiplexers[Interlocked.Increment(ref _callers) % Pool.Multiplexers.Count];
+        return new Caller((r, c) => m.LookupAsync(r, c), _shape);
+    }
 
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var caller = new Caller(Pool, _shape);
+        var caller = new Caller(Pool.LookupAsync, _shape);
         await caller.CallAsync(values, cancel).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync() => await Pool.DisposeAsync().ConfigureAwait(false);
 
-    private sealed class Caller(LookupMultiplexerPool multiplexer, LoadShape shape) : ILoadCaller
+    private sealed class Caller(Func<LookupRequest, CancellationToken, Task<LookupResponse>> lookup, LoadShape shape) : ILoadCaller
     {
         private readonly LookupRequest _request = LoadShapeRequest(shape);
 
@@ -123,7 +130,7 @@ public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
                 throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
             for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
             // The request is not touched again until this completes.
-            LoadShape.Check(await multiplexer.LookupAsync(_request, cancel).ConfigureAwait(false), _request);
+            LoadShape.Check(await lookup(_request, cancel).ConfigureAwait(false), _request);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
