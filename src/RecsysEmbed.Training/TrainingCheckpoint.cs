@@ -5,8 +5,9 @@ using TorchSharp.Modules;
 namespace RecsysEmbed.Training;
 
 /// <summary>
-/// What a training checkpoint holds: every table matrix with its optimizer state and step count, the id
-/// vocabularies, the dense model and its optimizer, and where the data stopped (epoch, reader position).
+/// What a training checkpoint holds: every table matrix (or low-precision table's storage) with its optimizer
+/// state and step count, the id vocabularies, the dense model and its optimizer, and where the data stopped
+/// (epoch, reader position).
 /// </summary>
 public static class TrainingCheckpoint
 {

@@ -31,14 +31,14 @@ public enum RowPrecision
 /// Ids: with Rows = the cardinality, id v uses row v (ids must be in [0, Rows)); built with <c>hashed: true</c>, any
 /// non-negative id uses row hash(v) mod Rows (low precision on top of the hashing trick, for budgets below int8).
 /// The rounding of a row's update is seeded by (seed, step, row), so training does not depend on the thread count.
-/// <see cref="IEmbeddingTable.Matrices"/> is empty: the rows are not fp32 matrices, so checkpoints do not cover
-/// this family.
+/// <see cref="IEmbeddingTable.Matrices"/> is empty: the rows are not fp32 matrices. Checkpoints store the three
+/// buffers as they are (<see cref="StoredRows"/>, <see cref="RowScales"/>, <see cref="StateRows"/>) with
+/// <see cref="StepCount"/>, so a resumed run rounds exactly as an uninterrupted one.
 /// </summary>
 public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
 {
     private readonly RowGradientAccumulator _grads;
     private readonly LowPrecisionRowMap _map;
-    private readonly ulong _seed;
     private byte* _rows;
     private float* _scales;
     private float* _state;
@@ -58,10 +58,10 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         Precision = precision;
         Optimizer = optimizer;
         Hashed = hashed;
+        Seed = seed;
         StateWidth = optimizer.StateWidth(dim);
-        _seed = seed;
         _map = new LowPrecisionRowMap(rows, BucketHash.DeriveSeed(seed, 0), hashed);
-        _rows = (byte*)NativeMemory.AlignedAlloc((nuint)(rows * RowBytes), 64);
+        _rows = (byte*)NativeMemory.AlignedAlloc((nuint)(rows * StoredRowBytes), 64);
         _scales = precision == RowPrecision.Int8 ? (float*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(float)), 64) : null;
         if (StateWidth > 0)
         {
@@ -80,13 +80,15 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
     public RowPrecision Precision { get; }
     public SparseOptimizerSettings Optimizer { get; }
     public bool Hashed { get; }
+    /// <summary>Seeds the hashed row map and the stochastic rounding.</summary>
+    public ulong Seed { get; }
     public int StateWidth { get; }
     /// <summary>Optimizer steps applied so far (Adam's t; also seeds the rounding).</summary>
     public long StepCount { get; private set; }
     public override IReadOnlyList<EmbeddingMatrix> Matrices => [];
 
     /// <summary>Stored bytes of one row: Dim halves, or Dim bytes (the int8 scale is counted per row apart).</summary>
-    private int RowBytes => Precision == RowPrecision.Fp16 ? Dim * sizeof(ushort) : Dim;
+    public int StoredRowBytes => Precision == RowPrecision.Fp16 ? Dim * sizeof(ushort) : Dim;
 
     /// <summary>Bytes of weights for a table of this shape (rows, scales), for planners.</summary>
     public static long WeightBytesOf(long rows, int dim, RowPrecision precision) =>
@@ -132,6 +134,42 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         return new Span<float>(_state + row * StateWidth, StateWidth);
     }
 
+    // ---- raw storage, for checkpoints ----
+    // Views of native memory, count rows at a time: callers stream a table of any size through chunks of their
+    // choosing, and a restore writes the exact stored bits back (no re-rounding, so training resumes bit for bit).
+
+    /// <summary>
+    /// The stored bytes of rows [firstRow, firstRow + count): fp16 halves or int8 codes, StoredRowBytes per row.
+    /// Writing through the span changes the weights (int8 rows also need their <see cref="RowScales"/>).
+    /// </summary>
+    public Span<byte> StoredRows(long firstRow, int count)
+    {
+        CheckRange(firstRow, count);
+        return new Span<byte>(_rows + firstRow * StoredRowBytes, checked(count * StoredRowBytes));
+    }
+
+    /// <summary>The fp32 scales of int8 rows [firstRow, firstRow + count); fp16 tables have none.</summary>
+    public Span<float> RowScales(long firstRow, int count)
+    {
+        if (Precision != RowPrecision.Int8) throw new InvalidOperationException($"table '{Name}' stores {Precision} rows, which have no scales.");
+        CheckRange(firstRow, count);
+        return new Span<float>(_scales + firstRow, count);
+    }
+
+    /// <summary>The fp32 optimizer state of rows [firstRow, firstRow + count), StateWidth floats per row.</summary>
+    public Span<float> StateRows(long firstRow, int count)
+    {
+        CheckRange(firstRow, count);
+        return new Span<float>(_state + firstRow * StateWidth, checked(count * StateWidth));
+    }
+
+    /// <summary>Restores optimizer bookkeeping (checkpoints): Adam's t and the rounding seed of the next step.</summary>
+    public void SetStepCount(long step)
+    {
+        if (step < 0) ThrowHelper.OutOfRange(nameof(step), step, "step count must be >= 0.");
+        StepCount = step;
+    }
+
     // ---- rounding ----
 
     /// <summary>
@@ -160,10 +198,10 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
     {
         if (Precision == RowPrecision.Fp16)
         {
-            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_rows + row * RowBytes, Dim), new Span<float>(dst, Dim));
+            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_rows + row * StoredRowBytes, Dim), new Span<float>(dst, Dim));
             return;
         }
-        sbyte* q = (sbyte*)(_rows + row * RowBytes);
+        sbyte* q = (sbyte*)(_rows + row * StoredRowBytes);
         float s = _scales[row];
         for (int d = 0; d < Dim; d++) dst[d] = s * q[d];
     }
@@ -173,7 +211,7 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
     {
         if (Precision == RowPrecision.Fp16)
         {
-            Half* h = (Half*)(_rows + row * RowBytes);
+            Half* h = (Half*)(_rows + row * StoredRowBytes);
             for (int d = 0; d < Dim; d++) h[d] = rng is null ? (Half)src[d] : StochasticHalf(src[d], rng->NextDouble());
             return;
         }
@@ -181,7 +219,7 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         max = Math.Abs(max);
         float scale = max > 0 && float.IsFinite(max) ? max / 127f : 0f;
         _scales[row] = scale;
-        sbyte* q = (sbyte*)(_rows + row * RowBytes);
+        sbyte* q = (sbyte*)(_rows + row * StoredRowBytes);
         float inv = scale > 0 ? 1f / scale : 0f;
         for (int d = 0; d < Dim; d++)
         {
@@ -246,7 +284,7 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         if (_grads.Count == 0) return;
         StepCount++;
         var scalars = new StepScalars(Optimizer, StepCount);
-        ulong stepSeed = BucketHash.DeriveSeed(_seed ^ 0xA5A5_5A5A_C3C3_3C3Cul, (int)(StepCount & int.MaxValue));
+        ulong stepSeed = BucketHash.DeriveSeed(Seed ^ 0xA5A5_5A5A_C3C3_3C3Cul, (int)(StepCount & int.MaxValue));
         var parts = _grads.Partitions;
         fixed (float* w = _row)
         {
@@ -278,6 +316,13 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
     private void CheckRow(long row)
     {
         if ((ulong)row >= (ulong)Rows) ThrowHelper.OutOfRange(nameof(row), row, $"table '{Name}' has {Rows} rows.");
+    }
+
+    private void CheckRange(long firstRow, int count)
+    {
+        if (count < 0) ThrowHelper.OutOfRange(nameof(count), count, "count must be >= 0.");
+        if (firstRow < 0 || firstRow > Rows - count)
+            ThrowHelper.OutOfRange(nameof(firstRow), firstRow, $"rows [{firstRow}, {firstRow + count}) are outside the {Rows} rows of table '{Name}'.");
     }
 
     public override void Dispose()

@@ -40,6 +40,7 @@ public sealed class UpdatePublisher : IDisposable
     /// <param name="vocabularies">The trainer's id vocabularies, whose growth is published; null publishes none.</param>
     public UpdatePublisher(ProducerConfig config, string topic, CtrTrainer trainer, FeatureVocabularies? vocabularies = null)
     {
+        RequirePublishable(trainer);
         config.EnableIdempotence = true;
         config.Acks = Acks.All;
         config.LingerMs ??= 5;
@@ -54,6 +55,20 @@ public sealed class UpdatePublisher : IDisposable
         _incarnation = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         _vocabularies = vocabularies?.All ?? [];
         _vocabularyPublished = new long[_vocabularies.Count];
+    }
+
+    /// <summary>
+    /// Refuses a model with a table whose rows are not fp32 matrices (lp): rows go out as matrix rows, so such a
+    /// table would be left out of every publication (and the lookup service does not serve it).
+    /// </summary>
+    /// <exception cref="ArgumentException">Naming the first such table and its family.</exception>
+    public static void RequirePublishable(CtrTrainer trainer)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        if (trainer.Tables.Tables.FirstOrDefault(t => t.Matrices.Count == 0) is { } table)
+            throw new ArgumentException(
+                $"--publish-topic: table '{table.Name}' (family {table.Family}) stores no fp32 matrices, so its rows cannot be published (the lookup service does not serve this family); train without --publish-topic or use another family.",
+                nameof(trainer));
     }
 
     public long Publications => _publication;

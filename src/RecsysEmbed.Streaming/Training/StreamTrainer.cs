@@ -69,6 +69,7 @@ public sealed class StreamTrainer : IDisposable
         TorchRuntime.Configure(options.Threads, config.Training.Seed);
         var plan = EmbeddingPlan.Create(config);
         _trainer = TrainingRun.BuildTrainer(config, plan, options.Threads);
+        if (options.PublishTopic is not null) UpdatePublisher.RequirePublishable(_trainer); // before any Kafka work
         _vocabularies = FeatureVocabularies.For(plan);
         _schema = new DatasetSchema("label", config.DenseFeatures, config.SparseFeatures.Select(f => f.Name).ToArray());
         _blockRecords = options.BatchRecords ?? config.Training.BatchSize;

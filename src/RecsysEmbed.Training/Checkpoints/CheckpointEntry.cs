@@ -11,6 +11,12 @@ public static class CheckpointEntryKind
     public const string Floats = "floats";
     /// <summary>An EmbeddingMatrix: Rows*Dim weights then Rows*StateWidth optimizer state, float32 LE, row-major.</summary>
     public const string Matrix = "matrix";
+    /// <summary>
+    /// A LowPrecisionTable as stored: Rows*StoredRowBytes row bytes (fp16 halves or int8 codes), then for int8 Rows
+    /// float32 scales, then Rows*StateWidth float32 optimizer state, all LE, row-major; metadata: table, rows, dim,
+    /// precision, hashed, seed, stateWidth, optimizer, stepCount.
+    /// </summary>
+    public const string LowPrecisionTable = "lp_table";
     /// <summary>One tensor, raw contiguous bytes; metadata: dtype, shape.</summary>
     public const string Tensor = "tensor";
     /// <summary>A module's state_dict: its tensors back to back; metadata lists key, dtype, shape, offset, length.</summary>

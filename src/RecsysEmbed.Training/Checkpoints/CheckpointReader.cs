@@ -17,7 +17,7 @@ namespace RecsysEmbed.Training.Checkpoints;
 ///   if (ckpt is not null)
 ///   {
 ///       if (ckpt.FellBack) log(ckpt.Refused);                // newer checkpoints that were refused, and why
-///       ckpt.RestoreTable(table);                            // weights + optimizer state + step count
+///       ckpt.RestoreTable(table);                            // weights (any family) + optimizer state + step count
 ///       ckpt.LoadStateDict("dense", model); ckpt.LoadOptimizer("dense_opt", adam);
 ///       var pos = ckpt.GetMetadata&lt;DataPosition&gt;("data");
 ///   }
@@ -268,12 +268,19 @@ public sealed partial class CheckpointReader
     }
 
     /// <summary>
-    /// Restores every matrix of a table from the entries <see cref="CheckpointWriter.AddTable"/> wrote; every
-    /// matrix is checked before any is changed.
+    /// Restores every matrix of a table (or a low-precision table's storage) from the entries
+    /// <see cref="CheckpointWriter.AddTable"/> wrote; every matrix is checked before any is changed.
     /// </summary>
     public void RestoreTable(IEmbeddingTable table, bool includeOptimizerState = true)
     {
         ArgumentNullException.ThrowIfNull(table);
+        if (table is LowPrecisionTable lowPrecision)
+        {
+            RestoreLowPrecisionTable(CheckpointWriter.TableEntryName(lowPrecision), lowPrecision, includeOptimizerState);
+            return;
+        }
+        if (table.Matrices.Count == 0)
+            throw new NotSupportedException($"table '{table.Name}' (family {table.Family}) stores no fp32 matrices; checkpoints do not cover this family yet.");
         var layouts = table.Matrices.Select(m => CheckMatrix(CheckpointWriter.TableEntryName(m), m, includeOptimizerState)).ToList();
         for (int i = 0; i < layouts.Count; i++) RestoreMatrix(layouts[i], table.Matrices[i], includeOptimizerState);
     }
@@ -365,7 +372,8 @@ public sealed partial class CheckpointReader
     private T MetaValue<T>(CheckpointEntry entry, JsonObject obj, string key, string at)
     {
         if (obj[key] is JsonValue node && node.TryGetValue<T>(out var value)) return value;
-        throw BadEntry(entry, $"{at}{key} is missing or not a {(typeof(T) == typeof(string) ? "string" : "whole number")}.");
+        string expected = typeof(T) == typeof(string) ? "string" : typeof(T) == typeof(bool) ? "boolean" : "whole number";
+        throw BadEntry(entry, $"{at}{key} is missing or not a {expected}.");
     }
 
     private CheckpointException BadEntry(CheckpointEntry entry, string detail) =>

@@ -160,17 +160,27 @@ public sealed partial class CheckpointWriter : IDisposable
         }, meta);
     }
 
-    /// <summary>Adds every matrix of a table as "tables/&lt;matrix name&gt;" (see <see cref="CheckpointReader.RestoreTable"/>).</summary>
+    /// <summary>
+    /// Adds every matrix of a table as "tables/&lt;matrix name&gt;", or a low-precision table as one entry
+    /// "tables/&lt;table name&gt;" (see <see cref="CheckpointReader.RestoreTable"/>).
+    /// </summary>
     public void AddTable(IEmbeddingTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
-        // A family without fp32 matrices (lp) would otherwise be left out silently and lost on resume.
+        if (table is LowPrecisionTable lowPrecision)
+        {
+            AddLowPrecisionTable(TableEntryName(lowPrecision), lowPrecision);
+            return;
+        }
+        // A future family without fp32 matrices would otherwise be left out silently and lost on resume.
         if (table.Matrices.Count == 0)
             throw new NotSupportedException($"table '{table.Name}' (family {table.Family}) stores no fp32 matrices; checkpoints do not cover this family yet.");
         foreach (var m in table.Matrices) AddMatrix(TableEntryName(m), m);
     }
 
     internal static string TableEntryName(EmbeddingMatrix m) => "tables/" + m.Name;
+
+    internal static string TableEntryName(LowPrecisionTable t) => "tables/" + t.Name;
 
     private delegate Span<float> RowAccessor(long row);
 

@@ -49,15 +49,6 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public void Table_WithoutFp32Matrices_IsRefusedRatherThanLeftOut()
-    {
-        using var table = new LowPrecisionTable("lp", [new TableFeature("item")], 100, 4, RowPrecision.Fp16, SparseOptimizerSettings.Sgd(0.1f));
-        using var writer = new CheckpointWriter(_dir, 7, Options);
-        var e = Assert.Throws<NotSupportedException>(() => writer.AddTable(table));
-        Assert.Contains("'lp'", e.Message);
-    }
-
-    [Fact]
     public void Table_RoundTrip_RestoresEveryMatrix()
     {
         var adam = SparseOptimizerSettings.Adam(0.02f);

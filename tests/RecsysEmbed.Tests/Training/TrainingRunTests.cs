@@ -14,13 +14,21 @@ public sealed class TrainingRunTests : IDisposable
     private readonly string _train, _eval;
 
     // Small model: 26 Criteo features over a 4096-bucket unified table and one full table, tiny MLPs.
-    private static readonly string Yaml = $$"""
+    private static readonly string Yaml = YamlWithTables([("C1", "cardinality: 2000")], "- {name: c1, family: full, features: [C1]}");
+
+    // The same with low-precision tables: C1 in int8 rows (one per id), C2 in fp16 rows hashed into 512.
+    private static readonly string LowPrecisionYaml = YamlWithTables(
+        [("C1", "cardinality: 2000"), ("C2", "cardinality: 2000")],
+        "- {name: c1, family: lp, precision: int8, features: [C1]}",
+        "- {name: c2, family: lp, buckets: 512, features: [C2]}");
+
+    private static string YamlWithTables((string Name, string Keys)[] features, params string[] tables) => $$"""
         name: tiny
         {{CriteoTestSchema.DenseFeatures}}
         embedding_dim: 4
-        {{CriteoTestSchema.SparseFeatures(("C1", "cardinality: 2000"))}}
+        {{CriteoTestSchema.SparseFeatures(features)}}
         tables:
-          - {name: c1, family: full, features: [C1]}
+        {{string.Join("\n", tables.Select(t => "  " + t))}}
         default_table: {family: ue, buckets: 4096}
         optimizer: {kind: adam, learning_rate: 0.01}
         dense_optimizer: {kind: adam, learning_rate: 0.003}
@@ -65,15 +73,28 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
-    public void Resume_FromCheckpoint_EndsWithTheSameModelAsAnUninterruptedRun()
+    public void Resume_FromCheckpoint_EndsWithTheSameModelAsAnUninterruptedRun() => AssertResumeEndsLikeUninterrupted(Config);
+
+    [Fact]
+    public void Resume_WithLowPrecisionTables_EndsWithTheSameModelAsAnUninterruptedRun()
+    {
+        var config = ModelConfig.Parse(LowPrecisionYaml);
+        var (straight, _) = AssertResumeEndsLikeUninterrupted(config);
+        // The lp tables are in the checkpoints compared above (stored bytes, scales, state, step count).
+        var lpEntries = straight.Entries.Where(e => e.Kind == CheckpointEntryKind.LowPrecisionTable).Select(e => e.Name).Order().ToArray();
+        Assert.Equal(["tables/c1", "tables/c2"], lpEntries);
+    }
+
+    /// <summary>Runs straight through, and stopped at batch 27 then resumed; returns both final checkpoints.</summary>
+    private (CheckpointReader Straight, CheckpointReader Resumed) AssertResumeEndsLikeUninterrupted(ModelConfig config)
     {
         string straightDir = Path.Combine(_dir, "straight"), splitDir = Path.Combine(_dir, "split");
-        var straight = TrainingRun.Run(Config, Options(checkpoint: straightDir));
+        var straight = TrainingRun.Run(config, Options(checkpoint: straightDir));
 
         // Stop mid-epoch (batch 27 of 40, in the second epoch), then resume in a fresh run.
-        var first = TrainingRun.Run(Config, Options(checkpoint: splitDir, maxBatches: 27));
+        var first = TrainingRun.Run(config, Options(checkpoint: splitDir, maxBatches: 27));
         Assert.Equal(27, first.Batches);
-        var resumed = TrainingRun.Run(Config, Options(checkpoint: splitDir, resume: splitDir));
+        var resumed = TrainingRun.Run(config, Options(checkpoint: splitDir, resume: splitDir));
         Assert.Equal(27, resumed.ResumedFromStep);
         Assert.Equal(straight.Batches, resumed.Batches);
         Assert.Equal(straight.TrainSamples, resumed.TrainSamples);
@@ -84,7 +105,9 @@ public sealed class TrainingRunTests : IDisposable
         Assert.True(a.Step == b.Step, $"steps {a.Step} vs {b.Step}; resumed last checkpoint {resumed.LastCheckpoint}; dirs: {string.Join(", ", Directory.GetFileSystemEntries(splitDir).Select(Path.GetFileName))}; LATEST={File.ReadAllText(Path.Combine(splitDir, "LATEST"))}");
         foreach (var entry in a.Entries)
             Assert.True(a.ReadBytes(entry.Name).AsSpan().SequenceEqual(b.ReadBytes(entry.Name)), $"checkpoint entry {entry.Name} differs");
+        Assert.Equal(a.Entries.Select(e => e.Name), b.Entries.Select(e => e.Name));
         Assert.Equal(straight.Auc, resumed.Auc);
+        return (a, b);
     }
 
     [Fact]
