@@ -92,8 +92,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                 throw new RpcException(new Status(StatusCode.ResourceExhausted, $"LookupMultiplexer: {_outstanding} lookups outstanding (MaxOutstanding); the service is not keeping up."));
             _outstanding++;
             _queued.Enqueue(pending);
-            pump = !_pumping && CanSend() && t_completing != this;
-            if (pump) _pumping = true;
+            pump = ClaimPump(CanSend() && t_completing != this);
         }
         if (pump) _ = PumpAsync(onCallerThread: true);
         try
@@ -153,7 +152,11 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
             bool opened = false;
             lock (_lock)
             {
-                while (_queued.Count > 0 && _queued.Peek().Abandoned) Forget(_queued.Dequeue());
+                while (_queued.Count > 0 && _queued.Peek().Abandoned)
+                {
+                    _queued.Dequeue();
+                    _outstanding--; // dropped before it was sent
+                }
                 if (_queued.Count == 0 || !CanSend() || _disposed)
                 {
                     _pumping = false;
@@ -170,7 +173,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                 int n = 0;
                 while (n < batch.Length && _queued.TryDequeue(out var p))
                 {
-                    if (p.Abandoned) Forget(p); // past its deadline or cancelled before it left
+                    if (p.Abandoned) _outstanding--; // past its deadline or cancelled before it left: dropped
                     else batch[n++] = p;
                 }
                 if (n < batch.Length) Array.Resize(ref batch, n);
@@ -216,8 +219,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                         throw new RpcException(new Status(StatusCode.Internal, "LookupMultiplexer: the service sent a response no request was waiting for."));
                     _outstanding -= batch.Length;
                     // Async completions: send what waits at once. Inline: first let this batch's callers queue their next lookups.
-                    pump = !Options.CompleteInline && !_pumping && _queued.Count > 0 && connection == _connection;
-                    if (pump) _pumping = true;
+                    pump = ClaimPump(!Options.CompleteInline && _queued.Count > 0 && connection == _connection);
                 }
                 if (pump) _ = PumpAsync(onCallerThread: false);
                 t_completing = this;
@@ -227,8 +229,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
                 {
                     lock (_lock)
                     {
-                        pump = !_pumping && _queued.Count > 0 && connection == _connection && CanSend();
-                        if (pump) _pumping = true;
+                        pump = ClaimPump(_queued.Count > 0 && connection == _connection && CanSend());
                     }
                     if (pump) _ = PumpAsync(onCallerThread: false);
                 }
@@ -273,8 +274,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
             lost = [.. connection.InFlight];
             connection.InFlight.Clear();
             foreach (var batch in lost) _outstanding -= batch.Length;
-            pump = !_pumping && _queued.Count > 0 && !_disposed;
-            if (pump) _pumping = true;
+            pump = ClaimPump(_queued.Count > 0 && !_disposed);
         }
         var failure = error as RpcException ?? new RpcException(new Status(StatusCode.Unavailable, "LookupMultiplexer: " + error.Message, error));
         foreach (var batch in lost)
@@ -283,8 +283,13 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         if (pump) _ = PumpAsync(onCallerThread: false);
     }
 
-    // Under _lock: a lookup dropped before it was sent.
-    private void Forget(Pending _) => _outstanding--;
+    // Under _lock: when there is sending to do and no pump runs, this caller becomes the pump (at most one runs).
+    private bool ClaimPump(bool worthIt)
+    {
+        if (!worthIt || _pumping) return false;
+        _pumping = true;
+        return true;
+    }
 
     private static Status? StatusOf(AsyncDuplexStreamingCall<BatchLookupRequest, BatchLookupResponse> call)
     {

@@ -30,6 +30,17 @@ public static class SuitePolicies
     /// <summary>Features with at most this many ids keep full tables under a factor policy (uniform: none; threshold: <see cref="ThresholdIds"/>).</summary>
     public static long KeptFullUpTo(this SuitePolicy policy) => policy == SuitePolicy.Threshold ? ThresholdIds : 0;
 
+    /// <summary>
+    /// What a factor policy (uniform, threshold) does with the model's features: those with at most
+    /// <see cref="KeptFullUpTo"/> ids keep full tables (taking <c>KeptRows</c> rows of the budget), the others are compressed.
+    /// </summary>
+    public static (List<SuiteFeature> Kept, List<SuiteFeature> Compressed, long KeptRows) SplitForFactor(this SuitePolicy policy, SuiteModel model)
+    {
+        long keepFull = policy.KeptFullUpTo();
+        var kept = model.Sparse.Where(f => f.Cardinality <= keepFull).ToList();
+        return (kept, model.Sparse.Where(f => f.Cardinality > keepFull).ToList(), kept.Sum(f => f.Cardinality));
+    }
+
     /// <summary>Uniform and threshold solve one compression factor for the features they compress.</summary>
     public static bool IsFactorPolicy(this SuitePolicy policy) => policy is SuitePolicy.Uniform or SuitePolicy.Threshold;
 

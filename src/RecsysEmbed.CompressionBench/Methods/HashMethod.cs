@@ -43,9 +43,7 @@ public sealed class HashMethod(int hashes) : ICompressionMethod
     {
         long rowBytes = model.Dim * sizeof(float);
         var policy = model.Options.Policy;
-        long keepFull = policy.KeptFullUpTo();
-        var large = model.Sparse.Where(f => f.Cardinality > keepFull).ToList();
-        long smallRows = model.Sparse.Where(f => f.Cardinality <= keepFull).Sum(f => f.Cardinality);
+        var (_, large, smallRows) = policy.SplitForFactor(model);
         var solved = UniformPolicy.HashBuckets(large.Select(f => f.Cardinality).ToArray(), budgetBytes / rowBytes - smallRows);
         if (solved is null)
             return MethodSolution.Unreachable($"the {model.Sparse.Count - large.Count} full tables and one bucket per compressed feature already take {(smallRows + large.Count) * rowBytes:N0} bytes");

@@ -61,9 +61,9 @@ public sealed class QrMethod : ICompressionMethod
     {
         long rowBytes = model.Dim * sizeof(float);
         var policy = model.Options.Policy;
+        var (_, large, smallRows) = policy.SplitForFactor(model);
+        var n = large.Select(f => f.Cardinality).ToArray();
         long keepFull = policy.KeptFullUpTo();
-        var n = model.Sparse.Where(f => f.Cardinality > keepFull).Select(f => f.Cardinality).ToArray();
-        long smallRows = model.Sparse.Where(f => f.Cardinality <= keepFull).Sum(f => f.Cardinality);
         long? c = n.Length == 0 ? null : UniformPolicy.QrCollisionFactor(n, budgetBytes / rowBytes - smallRows);
         if (c is null)
             return MethodSolution.Unreachable($"even the best collision factor takes {(n.Length == 0 ? 0 : UniformPolicy.QrFewestRows(n)) * rowBytes + smallRows * rowBytes:N0} bytes with the small features full, over the budget of {budgetBytes:N0}");

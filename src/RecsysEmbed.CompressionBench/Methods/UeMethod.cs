@@ -49,10 +49,8 @@ public sealed class UeMethod : ICompressionMethod
     {
         long rowBytes = model.Dim * sizeof(float);
         var policy = model.Options.Policy;
-        long keepFull = policy.KeptFullUpTo();
-        var small = model.Sparse.Where(f => f.Cardinality <= keepFull).ToList();
-        var shared = model.Sparse.Where(f => f.Cardinality > keepFull).ToList();
-        long buckets = budgetBytes / rowBytes - small.Sum(f => f.Cardinality);
+        var (small, shared, smallRows) = policy.SplitForFactor(model);
+        long buckets = budgetBytes / rowBytes - smallRows;
         if (buckets < 1 || shared.Count == 0)
             return MethodSolution.Unreachable($"the budget of {budgetBytes:N0} bytes leaves no row of {rowBytes} bytes for a shared table after {small.Count} full tables");
         var y = new StringBuilder("tables:\n");
