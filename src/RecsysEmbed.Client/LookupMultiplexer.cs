@@ -192,6 +192,10 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
             }
             catch (Exception e)
             {
+                // A call the server has already ended (UNAUTHENTICATED when the stream opens) can fail the write with a
+                // bare CANCELLED: the receiver, reading the call's end, then fails the batch with the call's own status.
+                if (e is RpcException { StatusCode: StatusCode.Cancelled } && connection.Receiving is { } receiving)
+                    await Task.WhenAny(receiving, Task.Delay(Options.Deadline)).ConfigureAwait(false);
                 Fail(connection, e is RpcException ? e : StatusOf(connection.Call) is { } status ? new RpcException(status) : e);
             }
             if (onCallerThread)

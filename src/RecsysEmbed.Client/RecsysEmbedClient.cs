@@ -173,7 +173,17 @@ public sealed class LookupStream : IAsyncDisposable, IDisposable
             {
                 try
                 {
-                    await call.RequestStream.WriteAsync(request, timer.Token).ConfigureAwait(false);
+                    try
+                    {
+                        await call.RequestStream.WriteAsync(request, timer.Token).ConfigureAwait(false);
+                    }
+                    catch (RpcException) when (!timer.IsCancellationRequested)
+                    {
+                        // A call the server has already ended (UNAUTHENTICATED when the stream opens) can fail the write
+                        // with a bare CANCELLED: reading the response surfaces the call's own status instead.
+                        await call.ResponseStream.MoveNext(timer.Token).ConfigureAwait(false);
+                        throw;
+                    }
                     if (!await call.ResponseStream.MoveNext(timer.Token).ConfigureAwait(false))
                         throw new RpcException(StatusOf(call) ?? new Status(StatusCode.Internal, "LookupStream: the server ended the stream without answering."));
                     response = call.ResponseStream.Current;

@@ -36,6 +36,7 @@ internal static class LoadtestCommand
         var config = new Option<string?>("--config") { Description = "Model config YAML (inproc target, freshness)." };
         var memory = new Option<string>("--memory") { Description = "inproc: memory of the store's hybrid log.", DefaultValueFactory = _ => "256MiB" };
         var packed = new Option<bool>("--packed") { Description = "gRPC targets ask for packed answers (all vectors in one bytes block, as Redis returns raw values) instead of one FeatureVector per feature." };
+        var compact = new Option<bool>("--compact") { Description = "gRPC targets send compact requests (features by model position from ModelInfo, raw values as one UTF-8 block) instead of a name and a string list per feature." };
         var inlineIo = new Option<bool>("--inline-io") { Description = "Complete socket operations on the I/O thread in this process (every network target alike, Redis included)." };
         var muxConnections = new Option<int>("--mux-connections") { Description = "grpc-mux: HTTP/2 connections, each with its own multiplexed stream, lookups spread over them in turn (the service serves one connection's messages one after another).", DefaultValueFactory = _ => 1 };
         var muxInFlight = new Option<int>("--mux-in-flight") { Description = "grpc-mux: messages out at once (1: every lookup waiting during a round trip shares the next message).", DefaultValueFactory = _ => 1 };
@@ -48,7 +49,7 @@ internal static class LoadtestCommand
         var json = new Option<string?>("--json") { Description = "Write the reports as JSON to this file." };
         var command = new Command("loadtest", "Load-test the lookup service (unary gRPC, gRPC stream, HTTP), Redis or the in-process store with one request shape; report throughput and latency percentiles.")
         {
-            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, muxInFlight, muxConnections, packed, inlineIo, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
+            targets, features, cardinality, concurrency, duration, warmup, rate, apiKeyFile, deadlineMs, muxInFlight, muxConnections, packed, compact, inlineIo, redisFill, model, config, memory, hotCache, zipf, freshness, freshnessFeature, topic, bootstrap, json,
         };
         command.SetAction(p =>
         {
@@ -56,7 +57,7 @@ internal static class LoadtestCommand
             var stderr = p.InvocationConfiguration.Error;
             try
             {
-                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality)) { Zipf = p.GetValue(zipf), Packed = p.GetValue(packed) };
+                var shape = new LoadShape(p.GetValue(features), p.GetValue(cardinality)) { Zipf = p.GetValue(zipf), Packed = p.GetValue(packed), Compact = p.GetValue(compact) };
                 if (shape.Features < 1) throw new FormatException($"--features: {shape.Features} must be >= 1.");
                 if (shape.Cardinality < 1) throw new FormatException($"--cardinality: {shape.Cardinality} must be >= 1.");
                 if (p.GetValue(duration) <= 0) throw new FormatException($"--duration: {p.GetValue(duration)} must be > 0.");

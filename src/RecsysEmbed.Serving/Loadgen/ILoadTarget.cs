@@ -45,6 +45,8 @@ public sealed record LoadShape(int Features = 26, int Cardinality = 10_000, stri
     public bool Zipf { get; init; }
     /// <summary>gRPC targets ask for packed answers (every vector in one bytes block, as Redis returns raw values).</summary>
     public bool Packed { get; init; }
+    /// <summary>gRPC targets send compact requests (features by model position, values as one UTF-8 block).</summary>
+    public bool Compact { get; init; }
 
     /// <summary>
     /// Pre-drawn value indices per feature (<paramref name="length"/> each, a power of two), so callers draw a skewed
@@ -54,8 +56,9 @@ public sealed record LoadShape(int Features = 26, int Cardinality = 10_000, stri
     public static void Check(RecsysEmbed.Serving.Protos.LookupResponse response, RecsysEmbed.Serving.Protos.LookupRequest request)
     {
         int answered = request.Packed ? response.Dims.Count : response.Features.Count;
-        if (answered != request.Features.Count || (request.Packed && response.Packed.Length == 0 && request.Features.Count > 0))
-            throw new InvalidDataException($"the response answers {answered} of the request's {request.Features.Count} features.");
+        int asked = request.Compact?.Features.Count ?? request.Features.Count;
+        if (answered != asked || (request.Packed && response.Packed.Length == 0 && asked > 0))
+            throw new InvalidDataException($"the response answers {answered} of the request's {asked} features.");
     }
 
     public int[][] DrawZipf(int length, ulong seed)
@@ -75,6 +78,15 @@ public sealed record LoadShape(int Features = 26, int Cardinality = 10_000, stri
         }
         return rings;
     }
+
+    /// <summary>How a gRPC target's name shows the request options.</summary>
+    public string Label() => (Packed, Compact) switch
+    {
+        (true, true) => " (packed, compact)",
+        (true, false) => " (packed)",
+        (false, true) => " (compact)",
+        _ => "",
+    };
 
     public string FeatureName(int f) => Prefix + (f + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
     public static string Value(int k) => "v" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -12,18 +12,19 @@ namespace RecsysEmbed.Serving.Loadgen;
 public sealed class GrpcLoadTarget(string address, LoadShape shape, string? apiKey, TimeSpan deadline) : ILoadTarget
 {
     private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
-    public string Name => "grpc " + address + (shape.Packed ? " (packed)" : "");
+    private readonly System.Collections.Concurrent.ConcurrentBag<ShapeRequest> _idle = [];
+    public string Name => "grpc " + address + shape.Label();
 
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var request = new LookupRequest { Packed = shape.Packed };
-        for (int f = 0; f < values.Length; f++)
+        // Concurrent calls each take a request of their own (serialized before the call returns, then put back).
+        var request = _idle.TryTake(out var idle) ? idle : new ShapeRequest(_client, shape);
+        try
         {
-            var fv = new FeatureValues { Name = shape.FeatureName(f) };
-            fv.Values.Add(values.Span[f]);
-            request.Features.Add(fv);
+            var message = request.Fill(values.Span);
+            LoadShape.Check(await _client.LookupAsync(message, cancel: cancel).ConfigureAwait(false), message);
         }
-        LoadShape.Check(await _client.LookupAsync(request, cancel: cancel).ConfigureAwait(false), request);
+        finally { _idle.Add(request); }
     }
 
     public ValueTask DisposeAsync()
@@ -41,14 +42,14 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
 {
     private readonly RecsysEmbedClient _client = new(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
     private readonly System.Collections.Concurrent.ConcurrentBag<Caller> _pool = [];
-    public string Name => "grpc-stream " + address + (shape.Packed ? " (packed)" : "");
+    public string Name => "grpc-stream " + address + shape.Label();
 
-    public ILoadCaller OpenCaller() => new Caller(_client.OpenLookupStream(), shape);
+    public ILoadCaller OpenCaller() => new Caller(_client.OpenLookupStream(), new ShapeRequest(_client, shape));
 
     /// <summary>Outside the generator: borrows an idle stream (or opens one), so concurrent calls never share one.</summary>
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var caller = _pool.TryTake(out var idle) ? idle : new Caller(_client.OpenLookupStream(), shape);
+        var caller = _pool.TryTake(out var idle) ? idle : new Caller(_client.OpenLookupStream(), new ShapeRequest(_client, shape));
         try { await caller.CallAsync(values, cancel).ConfigureAwait(false); }
         finally { _pool.Add(caller); }
     }
@@ -60,23 +61,14 @@ public sealed class GrpcStreamLoadTarget(string address, LoadShape shape, string
     }
 
     /// <summary>One stream and one request object, refilled for every call (the request is serialized before the call returns).</summary>
-    private sealed class Caller : ILoadCaller
+    private sealed class Caller(LookupStream stream, ShapeRequest request) : ILoadCaller
     {
-        private readonly LookupStream _stream;
-        private readonly LookupRequest _request;
-
-        public Caller(LookupStream stream, LoadShape shape)
-        {
-            _stream = stream;
-            _request = GrpcMuxLoadTarget.LoadShapeRequest(shape);
-        }
+        private readonly LookupStream _stream = stream;
 
         public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
         {
-            if (values.Length != _request.Features.Count)
-                throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
-            for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
-            LoadShape.Check(await _stream.LookupAsync(_request, cancel).ConfigureAwait(false), _request);
+            var message = request.Fill(values.Span);
+            LoadShape.Check(await _stream.LookupAsync(message, cancel).ConfigureAwait(false), message);
         }
 
         public ValueTask DisposeAsync() => _stream.DisposeAsync();
@@ -97,8 +89,15 @@ public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
         _shape = shape;
         Pool = new LookupMultiplexerPool(address, connections, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline },
             new LookupMultiplexerOptions { Deadline = deadline, MaxMessagesInFlight = messagesInFlight, CompleteInline = true }); // the generator's callers never block
-        Name = $"grpc-mux {address}" + (shape.Packed ? " (packed)" : "") + (connections > 1 ? $" x{connections} connections" : "");
+        Name = $"grpc-mux {address}" + shape.Label() + (connections > 1 ? $" x{connections} connections" : "");
+        if (shape.Compact)
+        {
+            using var client = new RecsysEmbedClient(address, new RecsysEmbedClientOptions { ApiKey = apiKey, DefaultDeadline = deadline });
+            _model = client.Raw.ModelInfo(new ModelInfoRequest(), client.CallOptions());
+        }
     }
+
+    private readonly ModelInfoResponse? _model;
 
     public string Name { get; }
     public LookupMultiplexerPool Pool { get; }
@@ -109,43 +108,72 @@ public sealed class GrpcMuxLoadTarget : IPerCallerLoadTarget
     public ILoadCaller OpenCaller()
     {
         var m = Pool.Multiplexers[Interlocked.Increment(ref _callers) % Pool.Multiplexers.Count];
-        return new Caller((r, c) => m.LookupAsync(r, c), _shape);
+        return new Caller((r, c) => m.LookupAsync(r, c), new ShapeRequest(_model, _shape));
     }
 
     public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
     {
-        var caller = new Caller(Pool.LookupAsync, _shape);
+        var caller = new Caller(Pool.LookupAsync, new ShapeRequest(_model, _shape));
         await caller.CallAsync(values, cancel).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync() => await Pool.DisposeAsync().ConfigureAwait(false);
 
-    private sealed class Caller(Func<LookupRequest, CancellationToken, Task<LookupResponse>> lookup, LoadShape shape) : ILoadCaller
+    private sealed class Caller(Func<LookupRequest, CancellationToken, Task<LookupResponse>> lookup, ShapeRequest request) : ILoadCaller
     {
-        private readonly LookupRequest _request = LoadShapeRequest(shape);
-
         public async ValueTask CallAsync(ReadOnlyMemory<string> values, CancellationToken cancel)
         {
-            if (values.Length != _request.Features.Count)
-                throw new ArgumentException($"{values.Length} values for a request of {_request.Features.Count} features.", nameof(values));
-            for (int f = 0; f < values.Length; f++) _request.Features[f].Values[0] = values.Span[f];
+            var message = request.Fill(values.Span);
             // The request is not touched again until this completes.
-            LoadShape.Check(await lookup(_request, cancel).ConfigureAwait(false), _request);
+            LoadShape.Check(await lookup(message, cancel).ConfigureAwait(false), message);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
+}
 
-    internal static LookupRequest LoadShapeRequest(LoadShape shape)
+/// <summary>
+/// One caller's request of the load shape, refilled for every call: named features (one <see cref="FeatureValues"/>
+/// each) or, with <see cref="LoadShape.Compact"/>, the compact form with the features' model positions taken from ModelInfo.
+/// </summary>
+internal sealed class ShapeRequest
+{
+    private readonly LookupRequest? _named;
+    private readonly CompactRequestBuilder? _compact;
+    private readonly int[] _positions = [];
+
+    public ShapeRequest(RecsysEmbedClient client, LoadShape shape)
+        : this(shape.Compact ? client.Raw.ModelInfo(new ModelInfoRequest(), client.CallOptions()) : null, shape) { }
+
+    public ShapeRequest(ModelInfoResponse? model, LoadShape shape)
     {
-        var request = new LookupRequest { Packed = shape.Packed };
+        if (shape.Compact)
+        {
+            _compact = new CompactRequestBuilder(model ?? throw new ArgumentNullException(nameof(model), "a compact request needs the model's feature list"), shape.Packed);
+            _positions = Enumerable.Range(0, shape.Features).Select(f => _compact.PositionOf(shape.FeatureName(f))).ToArray();
+            return;
+        }
+        _named = new LookupRequest { Packed = shape.Packed };
         for (int f = 0; f < shape.Features; f++)
         {
             var fv = new FeatureValues { Name = shape.FeatureName(f) };
             fv.Values.Add("");
-            request.Features.Add(fv);
+            _named.Features.Add(fv);
         }
-        return request;
+    }
+
+    public LookupRequest Fill(ReadOnlySpan<string> values)
+    {
+        int features = _named?.Features.Count ?? _positions.Length;
+        if (values.Length != features) throw new ArgumentException($"{values.Length} values for a request of {features} features.", nameof(values));
+        if (_compact is { } builder)
+        {
+            builder.Clear();
+            for (int f = 0; f < values.Length; f++) builder.Add(_positions[f], values[f]);
+            return builder.Build();
+        }
+        for (int f = 0; f < values.Length; f++) _named!.Features[f].Values[0] = values[f];
+        return _named!;
     }
 }
 

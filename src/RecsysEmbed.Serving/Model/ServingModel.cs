@@ -53,6 +53,13 @@ public sealed class FeatureBinding
         return Vocabulary is null ? id : Vocabulary.Find(id);
     }
 
+    /// <summary>The same id as <see cref="IdOf"/> for the raw value's UTF-8 bytes (what a compact request carries).</summary>
+    public long IdOfUtf8(ReadOnlySpan<byte> raw)
+    {
+        long id = Hasher.HashUtf8(raw);
+        return Vocabulary is null ? id : Vocabulary.Find(id);
+    }
+
     public long IdOfHashed(long hashed) => Vocabulary is null ? hashed : Vocabulary.Find(hashed);
 }
 
