@@ -7,7 +7,8 @@
 # HTTP/2 connection each, one per server core; lookups that wait during a round trip are sent together, as
 # StackExchange.Redis pipelines the Redis callers on one connection), and Redis, with the
 # same request shape (26 features, one value each, answered as 26 x 256 bytes: packed gRPC answers; Redis: one MGET of
-# 26 keys). Then HTTP/JSON, the in-process store on 2 threads and end-to-end update freshness through the embedded
+# 26 keys). The gRPC requests are compact (features by model position, raw values as one UTF-8 block; the service
+# hashes the same bytes), as Redis's are 26 key strings. Then HTTP/JSON, the in-process store on 2 threads and end-to-end update freshness through the embedded
 # Kafka broker.
 # Usage: benchmarks/serving/redis-baseline.sh [OUT_DIR]      (DURATION=15 CONCURRENCY=16 override)
 # Not part of CI: it needs redis-server and a few minutes.
@@ -56,10 +57,10 @@ grep 'store: loaded' "$OUT/serve.err"
 
 TARGETS=(--target "grpc://127.0.0.1:$GRPC_PORT" --target "grpc-stream://127.0.0.1:$GRPC_PORT" --target "grpc-mux://127.0.0.1:$GRPC_PORT" --target "redis://127.0.0.1:$REDIS_PORT")
 echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, 1 caller"
-$CLI loadtest "${TARGETS[@]}" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" --packed --inline-io --mux-connections 2 \
+$CLI loadtest "${TARGETS[@]}" --redis-fill-from "grpc://127.0.0.1:$GRPC_PORT" --packed --compact --inline-io --mux-connections 2 \
   --features 26 --cardinality 10000 --concurrency 1 --duration "$DURATION" --json "$OUT/c1.json"
 echo "== service (unary gRPC, gRPC stream, multiplexed gRPC stream) vs Redis, $CONCURRENCY callers"
-$CLI loadtest "${TARGETS[@]}" --packed --inline-io --mux-connections 2 \
+$CLI loadtest "${TARGETS[@]}" --packed --compact --inline-io --mux-connections 2 \
   --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION" --json "$OUT/c$CONCURRENCY.json"
 echo "== HTTP/JSON, $CONCURRENCY callers"
 $CLI loadtest --target "http://127.0.0.1:$((GRPC_PORT + 1))" --features 26 --cardinality 10000 --concurrency "$CONCURRENCY" --duration "$DURATION"

@@ -1,4 +1,3 @@
-using System.Text;
 using Google.Protobuf;
 using RecsysEmbed.Serving.Protos;
 
@@ -65,17 +64,30 @@ public sealed class CompactRequestBuilder
     {
         int last = _compact.Counts.Count - 1;
         if (last < 0) throw new InvalidOperationException("AddValue before any BeginFeature: start a feature first.");
-        int max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (_bytes.Length - _used < max) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + max));
-        int n = Encoding.UTF8.GetBytes(value, _bytes.AsSpan(_used));
-        _used += n;
-        _compact.Lengths.Add(n);
+        Append(value);
         _compact.Counts[last]++;
         return this;
     }
 
     /// <summary>One feature with one value.</summary>
-    public CompactRequestBuilder Add(int position, ReadOnlySpan<char> value) => BeginFeature(position).AddValue(value);
+    public CompactRequestBuilder Add(int position, ReadOnlySpan<char> value)
+    {
+        _compact.Features.Add(position);
+        _compact.Counts.Add(1);
+        Append(value);
+        return this;
+    }
+
+    private void Append(ReadOnlySpan<char> value)
+    {
+        // Room for the worst case (3 bytes per UTF-16 unit), so the encoder never runs out of space. A lone surrogate
+        // becomes U+FFFD, as Encoding.UTF8 (and so the service's hashing of a named request's string) makes it.
+        if (_bytes.Length - _used < value.Length * 3) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + value.Length * 3));
+        var status = System.Text.Unicode.Utf8.FromUtf16(value, _bytes.AsSpan(_used), out _, out int n);
+        System.Diagnostics.Debug.Assert(status == System.Buffers.OperationStatus.Done);
+        _used += n;
+        _compact.Lengths.Add(n);
+    }
 
     /// <summary>One feature, by name, with its values.</summary>
     public CompactRequestBuilder Add(string feature, params ReadOnlySpan<string> values)

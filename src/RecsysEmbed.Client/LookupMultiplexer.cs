@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using RecsysEmbed.Serving.Protos;
 
@@ -53,6 +54,8 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
     private bool _pumping, _closing, _disposed;
     private int _outstanding;
     private long _lookups, _messages, _opened;
+    private readonly long _deadlineTicks;
+    private Timer? _sweeper;
 
     internal LookupMultiplexer(EmbeddingLookup.EmbeddingLookupClient raw, Metadata? headers, LookupMultiplexerOptions options)
     {
@@ -63,6 +66,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         _raw = raw;
         _headers = headers;
         Options = options;
+        _deadlineTicks = (long)(options.Deadline.TotalSeconds * Stopwatch.Frequency);
     }
 
     public LookupMultiplexerOptions Options { get; }
@@ -84,6 +88,10 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         if (limit <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(deadline), deadline, "the deadline must be positive.");
         cancel.ThrowIfCancellationRequested();
         var pending = new Pending(request, Options.CompleteInline);
+        // The common case (the multiplexer's deadline, nothing to cancel) needs no timer of its own: the sweeper fails
+        // it once past its deadline. Others wait with their own timer and cancellation.
+        bool swept = deadline is null && !cancel.CanBeCanceled;
+        if (swept) pending.Expires = Stopwatch.GetTimestamp() + _deadlineTicks;
         bool pump;
         lock (_lock)
         {
@@ -93,8 +101,10 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
             _outstanding++;
             _queued.Enqueue(pending);
             pump = ClaimPump(CanSend() && t_completing != this);
+            if (swept) _sweeper ??= StartSweeper();
         }
         if (pump) _ = PumpAsync(onCallerThread: true);
+        if (swept) return await pending.Task.ConfigureAwait(false);
         try
         {
             return await pending.Task.WaitAsync(limit, cancel).ConfigureAwait(false);
@@ -108,6 +118,42 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         {
             pending.Abandon();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Under _lock: the timer that fails lookups past the multiplexer's deadline, every tenth of it (1 to 100 ms), so a
+    /// lookup fails at most that late. It holds the multiplexer weakly: an undisposed one can still be collected.
+    /// </summary>
+    private Timer StartSweeper()
+    {
+        var period = TimeSpan.FromTicks(Math.Clamp(Options.Deadline.Ticks / 10, TimeSpan.TicksPerMillisecond, 100 * TimeSpan.TicksPerMillisecond));
+        return new Timer(static state =>
+        {
+            if (((WeakReference<LookupMultiplexer>)state!).TryGetTarget(out var mux)) mux.Sweep();
+        }, new WeakReference<LookupMultiplexer>(this), period, period);
+    }
+
+    private void Sweep()
+    {
+        long now = Stopwatch.GetTimestamp();
+        List<Pending>? expired = null;
+        lock (_lock)
+        {
+            if (_outstanding == 0) return;
+            foreach (var p in _queued)
+                if (p.Expires != 0 && now >= p.Expires) (expired ??= []).Add(p);
+            if (_connection is { } connection)
+                foreach (var batch in connection.InFlight)
+                    foreach (var p in batch)
+                        if (p.Expires != 0 && now >= p.Expires && !p.Task.IsCompleted) (expired ??= []).Add(p);
+        }
+        if (expired is null) return;
+        var late = new RpcException(new Status(StatusCode.DeadlineExceeded, $"LookupMultiplexer: no response within {Options.Deadline.TotalMilliseconds:N0} ms."));
+        foreach (var p in expired)
+        {
+            p.Abandon(); // a queued one is dropped before it leaves; a late response is discarded
+            p.Fail(late);
         }
     }
 
@@ -310,6 +356,7 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _sweeper?.Dispose();
             connection = _connection;
             queued = [.. _queued];
             _queued.Clear();
@@ -367,6 +414,8 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
         : TaskCompletionSource<LookupResponse>(inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public readonly LookupRequest Request = request;
+        /// <summary>Stopwatch timestamp past which the sweeper fails it; 0: it keeps its own deadline.</summary>
+        public long Expires;
         private volatile bool _abandoned;
         public bool Abandoned => _abandoned;
         public void Abandon() => _abandoned = true;

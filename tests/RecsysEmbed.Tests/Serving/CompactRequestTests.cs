@@ -198,6 +198,8 @@ public sealed class CompactRequestTests(TrainedModelFixture fixture) : IClassFix
         Assert.Equal(1, builder.PositionOf("C2"));
         Assert.Contains("'C9'", Assert.Throws<ArgumentException>(() => builder.PositionOf("C9")).Message);
         Assert.Throws<InvalidOperationException>(() => builder.Clear().AddValue("x"));
+        Assert.Equal(new[] { "\uD800x" }.Select(v => Encoding.UTF8.GetBytes(v)).Single(),
+                     builder.Clear().Add(0, "\uD800x").Build().Compact.Values.ToByteArray()); // a lone surrogate as Encoding.UTF8 writes it
         var request = builder.Clear().Add(1, "ü").Add("C1", "ab", "").Build();
         Assert.Equal([1, 0], request.Compact.Features);
         Assert.Equal([1, 2], request.Compact.Counts);

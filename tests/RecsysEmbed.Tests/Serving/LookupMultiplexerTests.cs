@@ -206,6 +206,26 @@ public sealed class LookupMultiplexerTests(TrainedModelFixture fixture) : IClass
         Assert.Equal(1, mux.Opened);
     }
 
+    /// <summary>Lookups on the multiplexer's own deadline have no timer each: the sweeper fails them, sent or still queued.</summary>
+    [Fact]
+    public async Task Lookups_on_the_multiplexers_deadline_fail_past_it_whether_sent_or_still_queued()
+    {
+        await using var run = await Start(new LookupServiceOptions { MaxConcurrent = 1, MaxQueue = 4 });
+        await using var mux = Open(run, inFlight: 1, deadline: TimeSpan.FromMilliseconds(300));
+        Assert.True(await run.Server.Gate.EnterAsync()); // nothing is served until it is released
+        var sent = mux.LookupAsync(LineRequest(1));
+        var queued = mux.LookupAsync(LineRequest(2)); // waits for the one message slot
+        Assert.Equal(StatusCode.DeadlineExceeded, (await Assert.ThrowsAsync<RpcException>(() => sent)).StatusCode);
+        Assert.Equal(StatusCode.DeadlineExceeded, (await Assert.ThrowsAsync<RpcException>(() => queued)).StatusCode);
+        run.Server.Gate.Release();
+
+        // The late answer is discarded and the expired queued lookup never leaves; the stream goes on matching.
+        Assert.Equal(await run.Client.LookupAsync(LineRequest(3)), await mux.LookupAsync(LineRequest(3), RunningService.ClientDeadline));
+        Assert.Equal(await run.Client.LookupAsync(LineRequest(4)), await mux.LookupAsync(LineRequest(4), RunningService.ClientDeadline));
+        Assert.Equal(1, mux.Opened);
+        Assert.Equal(3, mux.Lookups); // 1, 3 and 4: the expired queued lookup was dropped before it was sent
+    }
+
     [Fact]
     public async Task Outstanding_lookups_are_bounded_on_the_client()
     {
