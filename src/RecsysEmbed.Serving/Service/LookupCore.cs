@@ -231,7 +231,7 @@ public sealed class LookupCore
             {
                 if (request.Features.Count > 0)
                     throw new RequestException(field, "the request sets both features and compact; send one or the other.");
-                FillCompactQuery(query, compact, CompactField(field));
+                FillCompactQuery(query, compact, field);
             }
             else FillQuery(query, request.Features, field);
             int length = _engine.OutputLength(query, shape);
@@ -309,8 +309,9 @@ public sealed class LookupCore
     /// Adds a <see cref="CompactFeatures"/> request's features in request order: each by its model position, its values
     /// hashed from their UTF-8 bytes as the named form hashes a string's. Every inconsistency names its field.
     /// </summary>
-    private void FillCompactQuery(LookupQuery query, CompactFeatures compact, string field)
+    private void FillCompactQuery(LookupQuery query, CompactFeatures compact, string featuresField)
     {
+        string F() => CompactField(featuresField); // made only for an error
         var features = compact.Features;
         var counts = compact.Counts;
         var lengths = compact.Lengths;
@@ -318,11 +319,11 @@ public sealed class LookupCore
         var bytes = compact.Values.Span;
         int modelFeatures = _engine.Model.Features.Count;
         if (features.Count > _options.MaxFeaturesPerRequest)
-            throw new RequestException($"{field}.features", $"{features.Count} features in one request; at most {_options.MaxFeaturesPerRequest}.");
+            throw new RequestException($"{F()}.features", $"{features.Count} features in one request; at most {_options.MaxFeaturesPerRequest}.");
         if (counts.Count != features.Count)
-            throw new RequestException($"{field}.counts", $"has {counts.Count} counts for {features.Count} features; give one per feature.");
+            throw new RequestException($"{F()}.counts", $"has {counts.Count} counts for {features.Count} features; give one per feature.");
         if (weights.Count != 0 && weights.Count != lengths.Count)
-            throw new RequestException($"{field}.weights", $"has {weights.Count} weights for {lengths.Count} values; give one per value or none.");
+            throw new RequestException($"{F()}.weights", $"has {weights.Count} weights for {lengths.Count} values; give one per value or none.");
         query.Clear();
         Span<bool> seen = stackalloc bool[modelFeatures];
         int value = 0, at = 0;
@@ -330,35 +331,35 @@ public sealed class LookupCore
         {
             int index = features[i];
             if ((uint)index >= (uint)modelFeatures)
-                throw new RequestException($"{field}.features[{i}]", $"{index} is not a feature position; the model serves {modelFeatures} features (positions 0 to {modelFeatures - 1}, as ModelInfo lists them).");
+                throw new RequestException($"{F()}.features[{i}]", $"{index} is not a feature position; the model serves {modelFeatures} features (positions 0 to {modelFeatures - 1}, as ModelInfo lists them).");
             var binding = _engine.Model.Features[index];
-            if (seen[index]) throw new RequestException($"{field}.features[{i}]", $"feature {index} ('{binding.Name}') is listed twice.");
+            if (seen[index]) throw new RequestException($"{F()}.features[{i}]", $"feature {index} ('{binding.Name}') is listed twice.");
             seen[index] = true;
             int count = counts[i];
             if (count < 0 || count > _options.MaxValuesPerFeature)
-                throw new RequestException($"{field}.counts[{i}]", $"feature '{binding.Name}' has {count} values; give 0 to {_options.MaxValuesPerFeature}.");
+                throw new RequestException($"{F()}.counts[{i}]", $"feature '{binding.Name}' has {count} values; give 0 to {_options.MaxValuesPerFeature}.");
             if (value + count > lengths.Count)
-                throw new RequestException($"{field}.lengths", $"has {lengths.Count} lengths; the counts need at least {value + count}.");
+                throw new RequestException($"{F()}.lengths", $"has {lengths.Count} lengths; the counts need at least {value + count}.");
             query.BeginFeature(index);
             for (int k = 0; k < count; k++, value++)
             {
                 int length = lengths[value];
                 if (length < 0 || length > bytes.Length - at)
-                    throw new RequestException($"{field}.lengths[{value}]", $"{length} bytes does not fit in the {bytes.Length - at} bytes left in {field}.values.");
+                    throw new RequestException($"{F()}.lengths[{value}]", $"{length} bytes does not fit in the {bytes.Length - at} bytes left in {F()}.values.");
                 var raw = bytes.Slice(at, length);
                 if (!System.Text.Unicode.Utf8.IsValid(raw))
-                    throw new RequestException($"{field}.values", $"value {k} of feature '{binding.Name}' (bytes {at} to {at + length - 1}) is not valid UTF-8.");
+                    throw new RequestException($"{F()}.values", $"value {k} of feature '{binding.Name}' (bytes {at} to {at + length - 1}) is not valid UTF-8.");
                 float w = 1f;
                 if (weights.Count != 0 && !float.IsFinite(w = weights[value]))
-                    throw new RequestException($"{field}.weights[{value}]", $"{w} is not finite.");
+                    throw new RequestException($"{F()}.weights[{value}]", $"{w} is not finite.");
                 query.AddId(binding.IdOfUtf8(raw), w);
                 at += length;
             }
         }
         if (value != lengths.Count)
-            throw new RequestException($"{field}.lengths", $"has {lengths.Count} lengths for the counts' {value} values; give one per value.");
+            throw new RequestException($"{F()}.lengths", $"has {lengths.Count} lengths for the counts' {value} values; give one per value.");
         if (at != bytes.Length)
-            throw new RequestException($"{field}.values", $"has {bytes.Length} bytes; the lengths add up to {at}.");
+            throw new RequestException($"{F()}.values", $"has {bytes.Length} bytes; the lengths add up to {at}.");
     }
 
     /// <summary>Every model feature in model order (the dense model's column order); each must be in the request.</summary>
