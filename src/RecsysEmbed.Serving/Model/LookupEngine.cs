@@ -158,6 +158,18 @@ public sealed class LookupEngine(ServingModel model, FasterRowStore store)
             if (q.Vector.Length < dim) q.Vector = new float[dim];
             var pooled = output.Slice(outAt, shape == LookupShape.Pooled ? dim : dim * (end - start));
             if (shape == LookupShape.Pooled) pooled.Clear();
+            if (shape == LookupShape.Pooled && end - start == 1 && q.Weights[start] == 1f)
+            {
+                // One value of weight 1 (sum or mean alike): its combined vector is the pooled one.
+                int n = q.RowsPerId[start];
+                int width = 0;
+                for (int r = row; r < row + n; r++) width += Store.Catalog[q.Matrices[r]].Dim;
+                binding.Addressing.Combine(binding.LocalFeature, q.Physical.AsSpan(row, n), q.Values.AsSpan(value, width), pooled);
+                row += n;
+                value += width;
+                outAt += dim;
+                continue;
+            }
             for (int k = start; k < end; k++)
             {
                 int n = q.RowsPerId[k];

@@ -58,16 +58,24 @@ public sealed class LookupCore
         }
         var response = reuse.Response;
         response.Responses.Clear();
-        for (int i = 0; i < n; i++)
-            response.Responses.Add(StreamLookup("BatchLookupStream", request.Requests[i], reuse.FieldOf(i), reuse.Item(i)));
+        var query = _engine.Rent(); // one for the whole message
+        try
+        {
+            for (int i = 0; i < n; i++)
+                response.Responses.Add(StreamLookup("BatchLookupStream", request.Requests[i], reuse.FieldOf(i), reuse.Item(i), query));
+        }
+        finally
+        {
+            _engine.Return(query);
+        }
         return response;
     }
 
-    private LookupResponse StreamLookup(string method, LookupRequest request, string field, StreamBuffers reuse)
+    private LookupResponse StreamLookup(string method, LookupRequest request, string field, StreamBuffers reuse, LookupQuery? query = null)
     {
         try
         {
-            return Timed(method, (Core: this, request, field, reuse), static s => s.Core.LookupOne(s.request, s.field, s.reuse));
+            return Timed(method, (Core: this, request, field, reuse, query), static s => s.Core.LookupOne(s.request, s.field, s.reuse, s.query));
         }
         catch (RequestException e)
         {
@@ -220,11 +228,14 @@ public sealed class LookupCore
         DenseModelVersion = _scorer?.Version ?? -1,
     };
 
-    /// <summary>A new response, or (<paramref name="reuse"/> given) the stream's response refilled in place.</summary>
-    private LookupResponse LookupOne(LookupRequest request, string field, StreamBuffers? reuse)
+    /// <summary>
+    /// A new response, or (<paramref name="reuse"/> given) the stream's response refilled in place; on
+    /// <paramref name="rented"/> when given (a batch's requests share one query), else on a query of its own.
+    /// </summary>
+    private LookupResponse LookupOne(LookupRequest request, string field, StreamBuffers? reuse, LookupQuery? rented = null)
     {
         var shape = request.Mode == LookupMode.PerValue ? LookupShape.PerValue : LookupShape.Pooled;
-        var query = _engine.Rent();
+        var query = rented ?? _engine.Rent();
         try
         {
             if (request.Compact is { } compact)
@@ -278,7 +289,7 @@ public sealed class LookupCore
         }
         finally
         {
-            _engine.Return(query);
+            if (rented is null) _engine.Return(query);
         }
     }
 
