@@ -26,6 +26,7 @@ public static class CompressionSuite
         var model = new SuiteModel(options, data.DenseFeatures, data.Sparse);
         var runner = new CellRunner(model, data);
         log.WriteLine($"budget policy: {SuitePolicies.Describe(options.Policy)}");
+        log.WriteLine($"qr combine: {SuiteQrCombine.Describe(options.QrCombine)}");
         log.WriteLine($"full tables: {data.FullRows:N0} rows x {options.EmbeddingDim} = {model.FullWeightBytes:N0} weight bytes (budget 1)");
 
         var methods = options.Methods.Select(CompressionMethods.Get).ToArray();
@@ -108,7 +109,7 @@ public static class CompressionSuite
         var ordered = cells.OrderBy(c => options.Budgets.ToList().IndexOf(c.Budget)).ThenBy(c => options.Methods.ToList().IndexOf(c.Method)).ThenBy(c => c.Repeat).ToList();
         var stats = CellStats.Of(ordered, options.Methods, options.Budgets);
         var manifest = RunManifest.Create(options, data, started);
-        ResultsTable.Write(ordered, options.Policy, Path.Combine(folder.Dir, "results.csv"));
+        ResultsTable.Write(ordered, options.Policy, options.QrCombine, Path.Combine(folder.Dir, "results.csv"));
         RunFolder.WriteAtomic(Path.Combine(folder.Dir, "summary.md"), SummaryWriter.Markdown(stats, options, manifest, model.FullWeightBytes, complete));
         PlotWriter.Write(stats, options.Methods, folder.Dir, data.BestAuc);
         RunFolder.WriteAtomic(Path.Combine(folder.Dir, "report.html"), ReportWriter.Html(stats, ordered, options, manifest, model.FullWeightBytes, folder.Dir, complete));

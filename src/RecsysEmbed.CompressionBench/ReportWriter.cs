@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using RecsysEmbed.Core.Config;
+using RecsysEmbed.Core.Tables;
 
 namespace RecsysEmbed.CompressionBench;
 
@@ -31,6 +32,7 @@ public static class ReportWriter
         Row(h, "Data", manifest.Data + (manifest.BestAuc is { } b ? $"; best achievable AUC {b:F4}" : ""));
         Row(h, "Seeds", string.Join(", ", manifest.Seeds));
         Row(h, "Budget policy", SuitePolicies.Describe(options.Policy));
+        Row(h, "QR combine", SuiteQrCombine.Describe(options.QrCombine));
         Row(h, "Full tables (budget 1)", $"{fullWeightBytes:N0} bytes ({ByteSize.Format(fullWeightBytes)}) of fp32 weights");
         h.AppendLine("</table><details><summary>Suite options (the run's identity)</summary><pre>").Append(E(manifest.Options)).AppendLine("</pre></details>");
 
@@ -49,7 +51,7 @@ public static class ReportWriter
 
         h.AppendLine("<h2>Methods</h2><ul>");
         foreach (var m in options.Methods)
-            h.Append("<li><b>").Append(E(m)).Append("</b>: ").Append(E(MethodDescription(m, options.Policy))).AppendLine("</li>");
+            h.Append("<li><b>").Append(E(m)).Append("</b>: ").Append(E(MethodDescription(m, options.Policy, options.QrCombine))).AppendLine("</li>");
         h.AppendLine("</ul>");
         var skipped = stats.Where(s => s.Skipped is not null).ToArray();
         h.AppendLine("<h2>Skipped cells</h2>");
@@ -68,8 +70,9 @@ public static class ReportWriter
     }
 
     /// <summary>The method's description under the run's policy, marked where the policy does not apply.</summary>
-    public static string MethodDescription(string method, SuitePolicy policy) =>
-        CompressionMethods.Get(method).DescriptionFor(policy) + (SuitePolicies.AppliesTo(method) ? "" : " (the budget policy does not apply)");
+    public static string MethodDescription(string method, SuitePolicy policy, QrCombine qrCombine = QrCombine.Multiply) =>
+        CompressionMethods.Get(method).DescriptionFor(policy).Replace("partitions multiplied", method == "qr" ? qrCombine.Verb() : "partitions multiplied", StringComparison.Ordinal)
+        + (SuitePolicies.AppliesTo(method) ? "" : " (the budget policy does not apply)");
 
     private static void Row(StringBuilder h, string key, string value) =>
         h.Append("<tr><th class=\"l\">").Append(E(key)).Append("</th><td class=\"l\">").Append(E(value)).AppendLine("</td></tr>");

@@ -1,14 +1,16 @@
 using Microsoft.Data.Analysis;
+using RecsysEmbed.Core.Tables;
 
 namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
 /// results.csv: one row per cell and repeat (skipped cells included with their reason), via a DataFrame. The last
-/// column is the run's budget policy (--policy: cap or uniform; it changes only hash, multihash, qr and ue).
+/// two columns are the run's budget policy (--policy: cap, uniform or threshold; it changes only hash, multihash, qr
+/// and ue) and QR combine (--qr-combine: mult, add or concat; it changes only qr).
 /// </summary>
 public static class ResultsTable
 {
-    public static DataFrame ToFrame(IReadOnlyList<CellResult> cells, SuitePolicy policy) => new(
+    public static DataFrame ToFrame(IReadOnlyList<CellResult> cells, SuitePolicy policy, QrCombine qrCombine = QrCombine.Multiply) => new(
         new StringDataFrameColumn("method", cells.Select(c => c.Method)),
         new DoubleDataFrameColumn("budget", cells.Select(c => c.Budget)),
         new Int32DataFrameColumn("repeat", cells.Select(c => c.Repeat)),
@@ -30,8 +32,9 @@ public static class ResultsTable
         new DoubleDataFrameColumn("lookup_p99_us", cells.Select(c => c.LookupP99Microseconds)),
         new DoubleDataFrameColumn("wall_s", cells.Select(c => c.WallSeconds)),
         new DoubleDataFrameColumn("cpu_s", cells.Select(c => c.CpuSeconds)),
-        new StringDataFrameColumn("policy", cells.Select(_ => policy.Name())));
+        new StringDataFrameColumn("policy", cells.Select(_ => policy.Name())),
+        new StringDataFrameColumn("qr_combine", cells.Select(_ => qrCombine.Name())));
 
-    public static void Write(IReadOnlyList<CellResult> cells, SuitePolicy policy, string path) =>
-        RunFolder.WriteAtomic(path, temp => DataFrame.SaveCsv(ToFrame(cells, policy), temp, cultureInfo: System.Globalization.CultureInfo.InvariantCulture));
+    public static void Write(IReadOnlyList<CellResult> cells, SuitePolicy policy, QrCombine qrCombine, string path) =>
+        RunFolder.WriteAtomic(path, temp => DataFrame.SaveCsv(ToFrame(cells, policy, qrCombine), temp, cultureInfo: System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -36,7 +36,7 @@ public sealed class RunFolder
         {
             if (!File.Exists(folder.IdentityPath))
                 throw new SuiteInputException("--out", $"'{options.OutDir}' is not empty and holds no suite run (no run.txt); choose a new or empty folder, nothing was changed");
-            string existing = WithPolicy(File.ReadAllText(folder.IdentityPath));
+            string existing = WithDefaults(File.ReadAllText(folder.IdentityPath));
             if (existing != identity)
             {
                 var was = existing.Split('\n');
@@ -47,16 +47,20 @@ public sealed class RunFolder
         }
         Directory.CreateDirectory(dir);
         Directory.CreateDirectory(folder.CellsDir);
-        // New, or a run from before --policy (same run, policy=cap): write the identity with its policy.
+        // New, or a run from before --policy or --qr-combine (same run, policy=cap, qr_combine=mult): write the full identity.
         if (!File.Exists(folder.IdentityPath) || File.ReadAllText(folder.IdentityPath) != identity) WriteAtomic(folder.IdentityPath, identity);
         return folder;
     }
 
-    // Runs from before --policy wrote no policy line; they were cap runs.
-    private static string WithPolicy(string identity) =>
-        identity.Split('\n').Any(l => l.StartsWith(SuiteOptions.PolicyKey, StringComparison.Ordinal))
-            ? identity
-            : identity + "\n" + SuiteOptions.PolicyKey + SuitePolicy.Cap.Name();
+    // Runs from before --policy wrote no policy line (they were cap runs); runs from before --qr-combine wrote no
+    // qr_combine line (qr multiplied its partitions).
+    private static string WithDefaults(string identity)
+    {
+        bool Has(string key) => identity.Split('\n').Any(l => l.StartsWith(key, StringComparison.Ordinal));
+        if (!Has(SuiteOptions.PolicyKey)) identity += "\n" + SuiteOptions.PolicyKey + SuitePolicy.Cap.Name();
+        if (!Has(SuiteQrCombine.Key)) identity += "\n" + SuiteQrCombine.Key + RecsysEmbed.Core.Tables.QrCombine.Multiply.Name();
+        return identity;
+    }
 
     public bool TryLoad(string method, double budget, int repeat, out CellResult? cell)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using RecsysEmbed.Core.Tables;
 
 namespace RecsysEmbed.CompressionBench;
 
@@ -39,6 +40,8 @@ public sealed record SuiteOptions
     public int LatencyRequests { get; init; } = 2000;
     /// <summary>How hash, multihash, qr and ue spend a budget (<see cref="SuitePolicy"/>); the other methods ignore it.</summary>
     public SuitePolicy Policy { get; init; } = SuitePolicy.Cap;
+    /// <summary>How qr joins its partition vectors (<see cref="SuiteQrCombine"/>, <c>--qr-combine</c>); the other methods ignore it.</summary>
+    public QrCombine QrCombine { get; init; } = QrCombine.Multiply;
 
     public const string SynthPrefix = "synth:";
     public const long DefaultSynthRows = 2_000_000;
@@ -72,6 +75,7 @@ public sealed record SuiteOptions
         if (Threads < 1) throw new SuiteInputException("--threads", $"{Threads} must be >= 1");
         if (LatencyRequests < 1) throw new SuiteInputException("--latency-requests", $"{LatencyRequests} must be >= 1");
         if (!Enum.IsDefined(Policy)) throw new SuiteInputException("--policy", $"'{Policy}' is unknown; expected {string.Join(" or ", SuitePolicies.Names)}");
+        if (!Enum.IsDefined(QrCombine)) throw new SuiteInputException("--qr-combine", $"'{QrCombine}' is unknown; expected {string.Join(" or ", SuiteQrCombine.Names)}");
         if (string.IsNullOrWhiteSpace(OutDir)) throw new SuiteInputException("--out", "give an output folder");
     }
 
@@ -88,15 +92,16 @@ public sealed record SuiteOptions
     }
 
     /// <summary>
-    /// What makes two runs the same run (everything that changes a result). The policy comes last: a run.txt written
-    /// before there was a policy is this identity without its last line, and reads as policy=cap (<see cref="RunFolder"/>).
+    /// What makes two runs the same run (everything that changes a result). The policy and the QR combine come last: a
+    /// run.txt written before either existed lacks those lines, and reads as policy=cap and qr_combine=mult (<see cref="RunFolder"/>).
     /// </summary>
     public string Identity() => string.Join("\n",
         $"data={Data}", $"model={Model}", $"methods={string.Join(",", Methods)}",
         $"budgets={string.Join(",", Budgets.Select(b => b.ToString("R", CultureInfo.InvariantCulture)))}", $"repeats={Repeats}",
         $"epochs={Epochs}", $"batch_size={BatchSize}", $"dim={EmbeddingDim}", $"bottom_mlp={string.Join(",", BottomMlp)}",
         $"top_mlp={string.Join(",", TopMlp)}", $"eval_fraction={EvalFraction.ToString("R", CultureInfo.InvariantCulture)}", $"seed={Seed}",
-        $"threads={Threads}", $"latency_requests={LatencyRequests}", $"{PolicyKey}{Policy.Name()}");
+        $"threads={Threads}", $"latency_requests={LatencyRequests}", $"{PolicyKey}{Policy.Name()}",
+        $"{SuiteQrCombine.Key}{QrCombine.Name()}");
 
     /// <summary>The identity line of the policy, up to its value.</summary>
     public const string PolicyKey = "policy=";

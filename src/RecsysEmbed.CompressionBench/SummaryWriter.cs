@@ -20,6 +20,7 @@ public static class SummaryWriter
         md.AppendLine($"- Data: {manifest.Data}" + (manifest.BestAuc is { } best ? $"; best achievable AUC (planted model) {best:F4}" : ""));
         md.AppendLine($"- Model: {options.Model}, dim {options.EmbeddingDim}, bottom MLP [{string.Join(", ", options.BottomMlp)}], top MLP [{string.Join(", ", options.TopMlp)}], batch {options.BatchSize}, {options.Epochs} epoch(s), {options.Threads} thread(s)");
         md.AppendLine($"- Budget policy (--policy): {SuitePolicies.Describe(options.Policy)}");
+        md.AppendLine($"- QR combine (--qr-combine): {SuiteQrCombine.Describe(options.QrCombine)}");
         md.AppendLine($"- Repeats: {options.Repeats} (seeds {string.Join(", ", manifest.Seeds)}); spread is the sample standard deviation over repeats");
         md.AppendLine($"- Budget = fraction of the full tables' fp32 weight bytes ({ByteSize.Format(fullWeightBytes)} = 1); optimizer state is reported apart, not budgeted");
         md.AppendLine($"- Commit {manifest.Commit}; machine {manifest.Machine}; {manifest.StartedUtc} to {manifest.FinishedUtc}").AppendLine();

@@ -42,9 +42,15 @@ internal static class BenchCompressionCommand
                           "ignore it; the policy is part of the run's identity (run.txt, results.csv).",
             DefaultValueFactory = _ => "cap",
         };
+        var qrCombine = new Option<string>("--qr-combine")
+        {
+            Description = "How qr joins its partition vectors (Shi et al. 2020; the DLRM reference's --qr-operation): mult (default, element-wise product), " +
+                          "add (sum) or concat (side by side, 2 x dim wide). Only qr reads it; it is part of the run's identity (run.txt, results.csv).",
+            DefaultValueFactory = _ => "mult",
+        };
         var command = new Command("compression", "Compression benchmark suite: every method at every memory budget; tables, Pareto plots and an HTML report.")
         {
-            data, model, methods, budgets, policy, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency, title,
+            data, model, methods, budgets, policy, qrCombine, repeats, outDir, maxMinutes, epochs, batch, dim, bottom, top, evalFraction, seed, threads, latency, title,
         };
         command.SetAction(p =>
         {
@@ -59,6 +65,7 @@ internal static class BenchCompressionCommand
                     EmbeddingDim = p.GetValue(dim), BottomMlp = Sizes(p.GetValue(bottom)!, "--bottom-mlp"), TopMlp = Sizes(p.GetValue(top)!, "--top-mlp"),
                     EvalFraction = p.GetValue(evalFraction), Seed = p.GetValue(seed), Threads = p.GetValue(threads), LatencyRequests = p.GetValue(latency),
                     Title = p.GetValue(title)!, Policy = SuitePolicies.Parse(p.GetValue(policy)),
+                    QrCombine = SuiteQrCombine.Parse(p.GetValue(qrCombine)),
                 };
                 var outcome = CompressionSuite.Run(options, stderr);
                 p.InvocationConfiguration.Output.WriteLine(outcome.Complete

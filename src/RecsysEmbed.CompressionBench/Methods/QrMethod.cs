@@ -1,7 +1,8 @@
 namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
-/// Quotient-remainder (multiplicative combine), with the same policy as the hashing trick so the two compare like for
+/// Quotient-remainder (partitions multiplied by default; <see cref="SuiteOptions.QrCombine"/>, --qr-combine, picks add or
+/// concat), with the same policy as the hashing trick so the two compare like for
 /// like.
 /// <list type="bullet">
 /// <item>Cap policy: one remainder-row cap T; a feature with more than T ids gets radices [ceil(n / c), c] with
@@ -35,7 +36,7 @@ public sealed class QrMethod : ICompressionMethod
         static long Collisions(long n, long cap) => (n + cap - 1) / cap;
         string Tables(long cap) => model.PerFeatureTables(f => f.Cardinality <= cap
             ? "family: full"
-            : $"family: qr, collisions: {Collisions(f.Cardinality, cap)}, combine: mult");
+            : $"family: qr, collisions: {Collisions(f.Cardinality, cap)}, combine: {model.Options.QrCombine.Name()}");
         long rowBytes = model.Dim * sizeof(float);
         long Rows(long cap) => model.Sparse.Sum(f =>
         {
@@ -68,7 +69,7 @@ public sealed class QrMethod : ICompressionMethod
         if (c is null)
             return MethodSolution.Unreachable($"even the best collision factor takes {(n.Length == 0 ? 0 : UniformPolicy.QrFewestRows(n)) * rowBytes + smallRows * rowBytes:N0} bytes with the small features full, over the budget of {budgetBytes:N0}");
         string tables = model.PerFeatureTables(f => f.Cardinality > keepFull && UniformPolicy.QrCollisions(f.Cardinality, c.Value) is { } k
-            ? $"family: qr, collisions: {k}, combine: mult"
+            ? $"family: qr, collisions: {k}, combine: {model.Options.QrCombine.Name()}"
             : "family: full");
         long bytes = model.WeightBytes(tables, null)!.Value;
         if (bytes > budgetBytes) // cannot happen while QrRows counts as the planner does

@@ -19,6 +19,8 @@ public sealed class SuiteInputTests
         { ["--repeats", "0"], "--repeats", "0 must be >= 1" },
         { ["--policy", "strict"], "--policy", "'strict' is unknown; expected cap or uniform" },
         { ["--policy", "Uniform"], "--policy", "'Uniform' is unknown" },
+        { ["--qr-combine", "multiply"], "--qr-combine", "'multiply' is unknown; expected mult or add or concat" },
+        { ["--qr-combine", "Add"], "--qr-combine", "'Add' is unknown" },
     };
 
     [Theory]

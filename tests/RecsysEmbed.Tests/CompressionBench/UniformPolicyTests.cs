@@ -203,8 +203,8 @@ public sealed class UniformPolicySolverTests
     {
         var options = new SuiteOptions { Data = "synth:criteo:1000", Methods = ["hash"], Budgets = [1], OutDir = "unused" };
         Assert.Equal(SuitePolicy.Cap, options.Policy);
-        Assert.EndsWith("\npolicy=cap", options.Identity());
-        Assert.EndsWith("\npolicy=uniform", (options with { Policy = SuitePolicy.Uniform }).Identity());
+        Assert.Contains("\npolicy=cap\n", options.Identity());
+        Assert.Contains("\npolicy=uniform\n", (options with { Policy = SuitePolicy.Uniform }).Identity());
         foreach (var m in SuitePolicies.Methods)
         {
             Assert.Contains("uniform policy", ReportWriter.MethodDescription(m, SuitePolicy.Uniform));
@@ -219,9 +219,9 @@ public sealed class UniformPolicySolverTests
         var options = new SuiteOptions { Data = "synth:criteo:1000", Methods = ["hash"], Budgets = [1], OutDir = dir };
         try
         {
-            // run.txt as written before --policy existed: the identity without its policy line.
+            // run.txt as written before --policy existed: the identity without its policy (and later qr_combine) lines.
             Directory.CreateDirectory(Path.Combine(dir, "cells"));
-            string legacy = options.Identity()[..options.Identity().LastIndexOf('\n')];
+            string legacy = options.Identity()[..options.Identity().IndexOf("\npolicy=", StringComparison.Ordinal)];
             File.WriteAllText(Path.Combine(dir, "run.txt"), legacy);
 
             var e = Assert.Throws<SuiteInputException>(() => RunFolder.Open(options with { Policy = SuitePolicy.Uniform }));
@@ -230,7 +230,7 @@ public sealed class UniformPolicySolverTests
             Assert.Equal(legacy, File.ReadAllText(Path.Combine(dir, "run.txt")));
 
             RunFolder.Open(options); // the same (cap) run: resumes, and run.txt now says so
-            Assert.EndsWith("\npolicy=cap", File.ReadAllText(Path.Combine(dir, "run.txt")));
+            Assert.EndsWith("\npolicy=cap\nqr_combine=mult", File.ReadAllText(Path.Combine(dir, "run.txt")));
         }
         finally
         {
@@ -273,7 +273,7 @@ public sealed class UniformPolicyRunTests
                 if (method == "lp") Assert.DoesNotContain("policy=", (string)row["parameters"]);
                 else Assert.StartsWith("policy=uniform; ", (string)row["parameters"]);
             }
-            Assert.EndsWith("\npolicy=uniform", File.ReadAllText(Path.Combine(dir, "run.txt")));
+            Assert.EndsWith("\npolicy=uniform\nqr_combine=mult", File.ReadAllText(Path.Combine(dir, "run.txt")));
             Assert.Contains("Budget policy (--policy): uniform", File.ReadAllText(Path.Combine(dir, "summary.md")));
             string report = File.ReadAllText(Path.Combine(dir, "report.html"));
             Assert.Contains("hashing trick, uniform policy", report);
@@ -402,7 +402,7 @@ public sealed class ThresholdPolicySolverTests
         Assert.Equal("--policy", e.Field);
         Assert.Contains("cap or uniform or threshold", e.Message);
         var options = new SuiteOptions { Data = "synth:criteo:1000", Methods = ["hash"], Budgets = [1], OutDir = "unused", Policy = SuitePolicy.Threshold };
-        Assert.EndsWith("\npolicy=threshold", options.Identity());
+        Assert.Contains("\npolicy=threshold\n", options.Identity());
         foreach (var m in SuitePolicies.Methods) Assert.Contains("threshold policy", ReportWriter.MethodDescription(m, SuitePolicy.Threshold));
         Assert.Contains("does not apply", ReportWriter.MethodDescription("md", SuitePolicy.Threshold));
     }
