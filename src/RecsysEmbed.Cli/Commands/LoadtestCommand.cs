@@ -131,8 +131,15 @@ internal static class LoadtestCommand
             {
                 for (int b = a + 1; b < reports.Count; b++)
                 {
-                    stdout.WriteLine($"ratio {reports[a].Target} / {reports[b].Target}: throughput {reports[a].CallsPerSecond / Math.Max(reports[b].CallsPerSecond, 1e-9):F2}x, " +
-                                     $"p99 {reports[a].P99Us / Math.Max(reports[b].P99Us, 1e-9):F2}x");
+                    if (reports[a].CallsPerSecond <= 0 || reports[b].CallsPerSecond <= 0)
+                    {
+                        // A target that completed no call has no latency to compare (its errors are in its report).
+                        var idle = reports[a].CallsPerSecond <= 0 ? reports[a] : reports[b];
+                        stdout.WriteLine($"ratio {reports[a].Target} / {reports[b].Target}: none ({idle.Target} completed no call)");
+                        continue;
+                    }
+                    stdout.WriteLine($"ratio {reports[a].Target} / {reports[b].Target}: throughput {reports[a].CallsPerSecond / reports[b].CallsPerSecond:F2}x, " +
+                                     $"p99 {reports[a].P99Us / reports[b].P99Us:F2}x");
                 }
             }
             if (freshness > 0)

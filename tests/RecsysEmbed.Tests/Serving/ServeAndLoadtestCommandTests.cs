@@ -82,6 +82,39 @@ public sealed class ServeAndLoadtestCommandTests(TrainedModelFixture fixture) : 
     }
 
     [Fact]
+    public async Task Loadtest_sends_compact_requests_on_every_grpc_target_and_names_a_target_that_completed_no_call()
+    {
+        await using var host = await LookupServiceHost.StartAsync(new ServeOptions
+        {
+            ConfigPath = fixture.ConfigPath, ModelDirectory = fixture.CheckpointDirectory,
+            StoreDirectory = Path.Combine(fixture.Directory, $"host-{Guid.NewGuid():N}"), MemoryBudgetBytes = 16 << 20, LoadThreads = 2,
+        }, TextWriter.Null);
+        string port = host.Server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, output, error) = Cli("loadtest", "--target", "grpc://127.0.0.1:" + port, "--target", "grpc-stream://127.0.0.1:" + port,
+            "--target", "grpc-mux://127.0.0.1:" + port, "--compact", "--packed",
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "2", "--cardinality", "50", "--deadline-ms", "120000");
+        Assert.True(code == 0, error + output);
+        foreach (var target in new[] { "grpc", "grpc-stream", "grpc-mux" })
+            Assert.Contains($"{target} http://127.0.0.1:{port} (packed, compact): ", output);
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(output, "errors: none").Count);
+        var metrics = host.Metrics.Render();
+        Assert.Contains("recsys_requests_total{method=\"BatchLookupStream\",code=\"OK\"}", metrics);
+        Assert.DoesNotContain("code=\"INVALID_ARGUMENT\"", metrics); // every compact request was well formed
+
+        // Against a keyed service without the key no call completes: the ratio line says so instead of a number.
+        await using var keyed = await LookupServiceHost.StartAsync(new ServeOptions
+        {
+            ConfigPath = fixture.ConfigPath, ModelDirectory = fixture.CheckpointDirectory,
+            StoreDirectory = Path.Combine(fixture.Directory, $"host-{Guid.NewGuid():N}"), MemoryBudgetBytes = 16 << 20, LoadThreads = 2,
+            Service = new LookupServiceOptions { ApiKey = "k3y" },
+        }, TextWriter.Null);
+        string keyedGrpc = "grpc://127.0.0.1:" + keyed.Server.Port;
+        var (_, refused, _) = Cli("loadtest", "--target", "grpc-stream://127.0.0.1:" + port, "--target", keyedGrpc,
+            "--duration", "0.3", "--warmup", "0", "--concurrency", "1", "--cardinality", "50", "--deadline-ms", "120000");
+        Assert.Contains($"ratio grpc-stream http://127.0.0.1:{port} / grpc http://127.0.0.1:{keyed.Server.Port}: none (grpc http://127.0.0.1:{keyed.Server.Port} completed no call)", refused);
+    }
+
+    [Fact]
     public async Task Loadtest_runs_the_multiplexed_target_with_packed_answers_and_inline_io()
     {
         await using var host = await LookupServiceHost.StartAsync(new ServeOptions
