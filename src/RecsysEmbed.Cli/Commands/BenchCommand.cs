@@ -68,7 +68,7 @@ internal static class BenchCommand
             // RecsysEmbed: engine tables, fused row-wise Adagrad; dense MLPs in each requested precision.
             var precisions = precision == "both" ? new[] { DensePrecision.Fp32, DensePrecision.Bf16 }
                 : [precision == "bf16" ? DensePrecision.Bf16 : DensePrecision.Fp32];
-            var oursRuns = new List<(DensePrecision Precision, double Rate, double Auc)>();
+            var oursRuns = new List<(DensePrecision Precision, double Rate, double Auc, double Calibration)>();
             foreach (var p in precisions)
             {
                 torch.manual_seed(1);
@@ -78,15 +78,15 @@ internal static class BenchCommand
                 var watch = Stopwatch.StartNew();
                 foreach (var b in train) ours.TrainStep(b.Sparse, b.Dense, b.Labels, predictions);
                 double seconds = watch.Elapsed.TotalSeconds;
-                double auc = Score(eval, b => { ours.Predict(b.Sparse, b.Dense, predictions); return predictions; });
-                oursRuns.Add((p, rows / seconds, auc));
+                var (auc, calibration) = Score(eval, b => { ours.Predict(b.Sparse, b.Dense, predictions); return predictions; });
+                oursRuns.Add((p, rows / seconds, auc, calibration));
             }
 
             // All TorchSharp: EmbeddingBag(sparse) + SGD for the tables, same dense model and optimizer. The issue's
             // baseline is fp32; with --precision both it also runs with bf16 MLPs, to separate what bf16 buys from
             // what the engine's tables buy.
             var torchTrain = train.Select(TorchInputs.From).ToList();
-            var baselineRuns = new List<(DensePrecision Precision, double Rate, double Auc)>();
+            var baselineRuns = new List<(DensePrecision Precision, double Rate, double Auc, double Calibration)>();
             foreach (var p in precisions)
             {
                 torch.manual_seed(1);
@@ -95,26 +95,26 @@ internal static class BenchCommand
                 for (int i = 0; i < train.Count; i++)
                     baseline.TrainStep(torchTrain[i].Ids, torchTrain[i].Offsets, torchTrain[i].Dense, torchTrain[i].Labels, predictions);
                 double torchSeconds = clock.Elapsed.TotalSeconds;
-                double torchAuc = Score(eval, b =>
+                var (torchAuc, torchCalibration) = Score(eval, b =>
                 {
                     var t = TorchInputs.From(b);
                     baseline.Predict(t.Ids, t.Offsets, t.Dense, predictions);
                     t.Dispose();
                     return predictions;
                 });
-                baselineRuns.Add((p, rows / torchSeconds, torchAuc));
+                baselineRuns.Add((p, rows / torchSeconds, torchAuc, torchCalibration));
             }
             foreach (var t in torchTrain) t.Dispose();
 
             static string Name(DensePrecision p) => p.ToString().ToLowerInvariant();
-            foreach (var (p, rate, auc) in oursRuns)
-                output.WriteLine($"RecsysEmbed (fused row-wise Adagrad, dense {Name(p)})   {rate,10:N0} samples/s   held-out AUC {auc:F4}");
-            foreach (var (p, rate, auc) in baselineRuns)
-                output.WriteLine($"TorchSharp (EmbeddingBag sparse + SGD, dense {Name(p)})  {rate,10:N0} samples/s   held-out AUC {auc:F4}");
+            foreach (var (p, rate, auc, calibration) in oursRuns)
+                output.WriteLine($"RecsysEmbed (fused row-wise Adagrad, dense {Name(p)})   {rate,10:N0} samples/s   held-out AUC {auc:F4}   calibration {calibration:F3}");
+            foreach (var (p, rate, auc, calibration) in baselineRuns)
+                output.WriteLine($"TorchSharp (EmbeddingBag sparse + SGD, dense {Name(p)})  {rate,10:N0} samples/s   held-out AUC {auc:F4}   calibration {calibration:F3}");
             var reference = baselineRuns.First(r => r.Precision == DensePrecision.Fp32 || baselineRuns.Count == 1);
-            foreach (var (p, rate, auc) in oursRuns)
+            foreach (var (p, rate, auc, _) in oursRuns)
                 output.WriteLine($"ratio (RecsysEmbed dense {Name(p)} vs TorchSharp dense {Name(reference.Precision)}): {rate / reference.Rate:F2}x samples/s, AUC difference {auc - reference.Auc:+0.0000;-0.0000}");
-            foreach (var (p, rate, auc) in oursRuns)
+            foreach (var (p, rate, auc, _) in oursRuns)
                 if (p != reference.Precision && baselineRuns.Any(r => r.Precision == p) && baselineRuns.First(r => r.Precision == p) is var same)
                     output.WriteLine($"ratio (both dense {Name(p)}): {rate / same.Rate:F2}x samples/s, AUC difference {auc - same.Auc:+0.0000;-0.0000}");
             return 0;
@@ -148,7 +148,8 @@ internal static class BenchCommand
         return result;
     }
 
-    private static double Score(List<HeldBatch> batches, Func<HeldBatch, float[]> predict)
+    /// <summary>Held-out AUC and calibration (mean prediction / observed CTR).</summary>
+    private static (double Auc, double Calibration) Score(List<HeldBatch> batches, Func<HeldBatch, float[]> predict)
     {
         var p = new List<float>();
         var y = new List<float>();
@@ -157,7 +158,7 @@ internal static class BenchCommand
             p.AddRange(predict(b).AsSpan(0, b.Labels.Length));
             y.AddRange(b.Labels);
         }
-        return Auc.Exact(p.ToArray(), y.ToArray());
+        return (Auc.Exact(p.ToArray(), y.ToArray()), CtrLoss.Calibration(p.ToArray(), y.ToArray()));
     }
 
     private sealed record TorchInputs(Tensor[] Ids, Tensor[] Offsets, Tensor Dense, Tensor Labels) : IDisposable
