@@ -128,10 +128,20 @@ public sealed class LookupMultiplexer : IAsyncDisposable, IDisposable
     private Timer StartSweeper()
     {
         var period = TimeSpan.FromTicks(Math.Clamp(Options.Deadline.Ticks / 10, TimeSpan.TicksPerMillisecond, 100 * TimeSpan.TicksPerMillisecond));
-        return new Timer(static state =>
+        var owner = new SweeperOwner(new WeakReference<LookupMultiplexer>(this));
+        owner.Timer = new Timer(static state =>
         {
-            if (((WeakReference<LookupMultiplexer>)state!).TryGetTarget(out var mux)) mux.Sweep();
-        }, new WeakReference<LookupMultiplexer>(this), period, period);
+            var owner = (SweeperOwner)state!;
+            if (owner.Multiplexer.TryGetTarget(out var mux)) mux.Sweep();
+            else owner.Timer?.Dispose(); // collected without Dispose: stop ticking
+        }, owner, period, period);
+        return owner.Timer;
+    }
+
+    private sealed class SweeperOwner(WeakReference<LookupMultiplexer> multiplexer)
+    {
+        public readonly WeakReference<LookupMultiplexer> Multiplexer = multiplexer;
+        public Timer? Timer;
     }
 
     private void Sweep()
