@@ -17,6 +17,8 @@ public sealed record TrainOptions
 {
     public required string TrainPath { get; init; }
     public string? EvalPath { get; init; }
+    /// <summary>Write each held-out row's predicted click probability here, one per line in file order (needs <see cref="EvalPath"/>).</summary>
+    public string? PredictionsPath { get; init; }
     public int? Epochs { get; init; }
     public int? BatchSize { get; init; }
     public string Format { get; init; } = "auto";
@@ -186,7 +188,7 @@ public static class TrainingRun
             LastCheckpoint = lastCheckpoint,
         };
         if (options.EvalPath is null) return summary;
-        var eval = Evaluate(config, trainer, vocabularies, options.EvalPath, options.Format, readerOptions, batchSize);
+        var eval = Evaluate(config, trainer, vocabularies, options.EvalPath, options.Format, readerOptions, batchSize, options.PredictionsPath);
         return summary with
         {
             EvalSamples = eval.Count,
@@ -215,9 +217,12 @@ public static class TrainingRun
 
     public readonly record struct EvalResult(long Count, double Auc, CtrSummary Summary, long Skipped);
 
-    /// <summary>Scores a held-out file without training and computes exact metrics.</summary>
+    /// <summary>
+    /// Scores a held-out file without training and computes exact metrics; with <paramref name="predictionsPath"/>,
+    /// also writes each scored row's probability there, one per line in file order (skipped malformed rows have none).
+    /// </summary>
     public static EvalResult Evaluate(ModelConfig config, ICtrTrainer trainer, FeatureVocabularies vocabularies, string path, string format,
-                                      CtrReaderOptions readerOptions, int batchSize)
+                                      CtrReaderOptions readerOptions, int batchSize, string? predictionsPath = null)
     {
         using var reader = CtrReaders.Open(path, format, readerOptions, null);
         CheckSchema(config, reader);
@@ -235,6 +240,14 @@ public static class TrainingRun
         }
         var p = allPredictions.ToArray();
         var y2 = allLabels.ToArray();
+        if (predictionsPath is not null)
+        {
+            // Written to a temporary file and renamed, so a reader never sees half a file.
+            string temporary = predictionsPath + ".tmp";
+            using (var writer = new StreamWriter(temporary))
+                foreach (float q in p) writer.WriteLine(q.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            File.Move(temporary, predictionsPath, overwrite: true);
+        }
         return new EvalResult(p.Length, Metrics.Auc.Exact(p, y2), CtrLoss.Summarize(p, y2), reader.Report.SkippedRecords);
     }
 

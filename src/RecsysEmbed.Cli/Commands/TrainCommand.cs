@@ -19,6 +19,7 @@ internal static class TrainCommand
         var config = new Option<string>("--config", "-c") { Description = "Model config YAML.", Required = true };
         var train = new Option<string>("--train") { Description = "Training data file.", Required = true };
         var eval = new Option<string?>("--eval") { Description = "Held-out data file for the final metrics." };
+        var predictionsOut = new Option<string?>("--predictions-out") { Description = "Write each held-out row's predicted click probability to this file, one per line in --eval's order." };
         var epochs = new Option<int?>("--epochs") { Description = "Passes over the training file (default: config training.epochs)." };
         var batch = new Option<int?>("--batch-size") { Description = "Samples per batch (default: config training.batch_size)." };
         var format = new Option<string>("--format") { Description = "criteo | avazu | movielens | libfm | auto (by file name).", DefaultValueFactory = _ => "auto" };
@@ -33,7 +34,7 @@ internal static class TrainCommand
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object on stdout." };
         var command = new Command("train", "Train a CTR model (DLRM or DCN-v2) on a dataset file and report AUC, log loss and speed.")
         {
-            config, train, eval, epochs, batch, format, malformed, threads, output, checkpoint, every, resume, maxBatches, json, standardize,
+            config, train, eval, predictionsOut, epochs, batch, format, malformed, threads, output, checkpoint, every, resume, maxBatches, json, standardize,
         };
         command.SetAction(p =>
         {
@@ -45,10 +46,16 @@ internal static class TrainCommand
                 stderr.WriteLine($"error: --on-malformed: '{policy}' is not fail or skip.");
                 return Program.UsageError;
             }
+            if (p.GetValue(predictionsOut) is { } predictionsPath && p.GetValue(eval) is null)
+            {
+                stderr.WriteLine($"error: --predictions-out: '{predictionsPath}' needs --eval (the held-out rows to score).");
+                return Program.UsageError;
+            }
             var options = new TrainOptions
             {
                 TrainPath = p.GetValue(train)!,
                 EvalPath = p.GetValue(eval),
+                PredictionsPath = p.GetValue(predictionsOut),
                 Epochs = p.GetValue(epochs),
                 BatchSize = p.GetValue(batch),
                 Format = p.GetValue(format)!,

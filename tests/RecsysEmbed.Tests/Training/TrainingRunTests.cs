@@ -139,6 +139,32 @@ public sealed class TrainingRunTests : IDisposable
         Assert.InRange(doc.RootElement.GetProperty("auc").GetDouble(), 0.5, 1.0);
     }
 
+    /// <summary>The written predictions are the ones the summary scored: same count, AUC and calibration recomputed from the file.</summary>
+    [Fact]
+    public void Cli_Train_PredictionsOut_WritesOneProbabilityPerHeldOutRowInFileOrder()
+    {
+        string config = Path.Combine(_dir, "tiny.yaml");
+        File.WriteAllText(config, Yaml);
+        string predictions = Path.Combine(_dir, "predictions.txt");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = RecsysEmbed.Cli.Program.Run(["train", "--config", config, "--train", _train, "--eval", _eval, "--threads", "1", "--json", "--predictions-out", predictions], stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        var p = File.ReadAllLines(predictions).Select(l => float.Parse(l, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var y = File.ReadAllLines(_eval).Select(l => l[0] == '1' ? 1f : 0f).ToArray();
+        Assert.Equal(y.Length, p.Length);
+        Assert.All(p, q => Assert.InRange(q, 0f, 1f));
+        Assert.Equal(doc.RootElement.GetProperty("auc").GetDouble(), RecsysEmbed.Training.Metrics.Auc.Exact(p, y), 12);
+        Assert.Equal(doc.RootElement.GetProperty("calibration").GetDouble(), RecsysEmbed.Training.Metrics.CtrLoss.Calibration(p, y), 6);
+        Assert.False(File.Exists(predictions + ".tmp"));
+
+        var refused = new StringWriter();
+        Assert.Equal(2, RecsysEmbed.Cli.Program.Run(["train", "--config", config, "--train", _train, "--predictions-out", predictions], new StringWriter(), refused));
+        Assert.Contains("--predictions-out", refused.ToString());
+        Assert.Contains("needs --eval", refused.ToString());
+    }
+
     [Fact]
     public void Cli_Train_SchemaMismatchNamesTheMissingFeatures()
     {
