@@ -48,6 +48,8 @@ public sealed record TrainSummary
     /// <summary>Progressive validation over training (each batch scored before it is trained on).</summary>
     public double ProgressiveLogLoss { get; init; }
     public double ProgressiveAuc { get; init; }
+    /// <summary>Mean pre-update prediction over observed CTR across every training batch (progressive validation).</summary>
+    public double ProgressiveCalibration { get; init; }
     public long EvalSamples { get; init; }
     public double? Auc { get; init; }
     public double? LogLoss { get; init; }
@@ -173,6 +175,7 @@ public static class TrainingRun
             Epochs = epochs,
             ProgressiveLogLoss = final.Cumulative.LogLoss,
             ProgressiveAuc = final.CumulativeAuc.Auc,
+            ProgressiveCalibration = final.Cumulative.Calibration,
             EmbeddingParameters = plan.Total.WeightParameters,
             EmbeddingWeightBytes = plan.Total.WeightBytes,
             EmbeddingOptimizerBytes = plan.Total.OptimizerBytes,

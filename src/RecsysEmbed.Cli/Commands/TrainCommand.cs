@@ -143,7 +143,7 @@ internal static class SummaryTable
     public static void Write(TrainSummary s, TextWriter output)
     {
         output.WriteLine($"model {s.Model}: {s.TrainSamples:N0} training samples in {s.Batches:N0} batches, {s.Epochs} epoch(s), {s.WallSeconds:F1} s, {s.SamplesPerSecond:N0} samples/s");
-        output.WriteLine($"  progressive (train)  log loss {s.ProgressiveLogLoss:F5}  AUC {s.ProgressiveAuc:F5}");
+        output.WriteLine($"  progressive (train)  log loss {s.ProgressiveLogLoss:F5}  AUC {s.ProgressiveAuc:F5}  calibration {s.ProgressiveCalibration:F4}");
         if (s.Auc is not null)
             output.WriteLine($"  held-out ({s.EvalSamples:N0})  AUC {s.Auc:F5}  log loss {s.LogLoss:F5}  NE {s.NormalizedEntropy:F5}  calibration {s.Calibration:F4}");
         output.WriteLine($"  embeddings  {s.EmbeddingParameters:N0} parameters, {Mib(s.EmbeddingWeightBytes)} weights + {Mib(s.EmbeddingOptimizerBytes)} optimizer state");

@@ -136,6 +136,7 @@ public sealed class TrainingRunTests : IDisposable
         Assert.True(code == 0, stderr.ToString());
         using var doc = JsonDocument.Parse(stdout.ToString());
         Assert.Equal(5000, doc.RootElement.GetProperty("train_samples").GetInt64());
+        Assert.InRange(doc.RootElement.GetProperty("progressive_calibration").GetDouble(), 0.1, 10); // mean pre-update prediction / CTR
         Assert.InRange(doc.RootElement.GetProperty("auc").GetDouble(), 0.5, 1.0);
     }
 
