@@ -194,40 +194,55 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
 
     // ---- kernels ----
 
-    private void Dequantize(long row, float* dst)
+    /// <summary>
+    /// The stored rows as the kernels see them: plain pointers and sizes, so worker threads get it by pointer
+    /// (<see cref="KernelThreads"/>). Rebuilt on each call, since a restore may replace the buffers.
+    /// </summary>
+    private readonly struct Storage(byte* rows, float* scales, int dim, int storedRowBytes, bool fp16)
     {
-        if (Precision == RowPrecision.Fp16)
+        public readonly int Dim = dim;
+
+        public void Dequantize(long row, float* dst)
         {
-            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_rows + row * StoredRowBytes, Dim), new Span<float>(dst, Dim));
-            return;
+            if (fp16)
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(rows + row * storedRowBytes, Dim), new Span<float>(dst, Dim));
+                return;
+            }
+            sbyte* q = (sbyte*)(rows + row * storedRowBytes);
+            float s = scales[row];
+            for (int d = 0; d < Dim; d++) dst[d] = s * q[d];
         }
-        sbyte* q = (sbyte*)(_rows + row * StoredRowBytes);
-        float s = _scales[row];
-        for (int d = 0; d < Dim; d++) dst[d] = s * q[d];
+
+        // Writes a fp32 row into storage: stochastic rounding when rng is given, nearest otherwise.
+        public void Quantize(long row, float* src, SplitMix64* rng)
+        {
+            if (fp16)
+            {
+                Half* h = (Half*)(rows + row * storedRowBytes);
+                for (int d = 0; d < Dim; d++) h[d] = rng is null ? (Half)src[d] : StochasticHalf(src[d], rng->NextDouble());
+                return;
+            }
+            float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(src, Dim));
+            max = Math.Abs(max);
+            float scale = max > 0 && float.IsFinite(max) ? max / 127f : 0f;
+            scales[row] = scale;
+            sbyte* q = (sbyte*)(rows + row * storedRowBytes);
+            float inv = scale > 0 ? 1f / scale : 0f;
+            for (int d = 0; d < Dim; d++)
+            {
+                float x = src[d] * inv;
+                int v = rng is null ? (int)MathF.Round(x) : StochasticInt(x, rng->NextDouble());
+                q[d] = (sbyte)Math.Clamp(v, -127, 127);
+            }
+        }
     }
 
-    // Writes a fp32 row into storage: stochastic rounding when rng is given, nearest otherwise.
-    private void Quantize(long row, float* src, SplitMix64* rng)
-    {
-        if (Precision == RowPrecision.Fp16)
-        {
-            Half* h = (Half*)(_rows + row * StoredRowBytes);
-            for (int d = 0; d < Dim; d++) h[d] = rng is null ? (Half)src[d] : StochasticHalf(src[d], rng->NextDouble());
-            return;
-        }
-        float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(src, Dim));
-        max = Math.Abs(max);
-        float scale = max > 0 && float.IsFinite(max) ? max / 127f : 0f;
-        _scales[row] = scale;
-        sbyte* q = (sbyte*)(_rows + row * StoredRowBytes);
-        float inv = scale > 0 ? 1f / scale : 0f;
-        for (int d = 0; d < Dim; d++)
-        {
-            float x = src[d] * inv;
-            int v = rng is null ? (int)MathF.Round(x) : StochasticInt(x, rng->NextDouble());
-            q[d] = (sbyte)Math.Clamp(v, -127, 127);
-        }
-    }
+    private Storage Stored => new(_rows, _scales, Dim, StoredRowBytes, Precision == RowPrecision.Fp16);
+
+    private void Dequantize(long row, float* dst) => Stored.Dequantize(row, dst);
+
+    private void Quantize(long row, float* src, SplitMix64* rng) => Stored.Quantize(row, src, rng);
 
     private void Initialize(TableInit init)
     {
@@ -258,19 +273,62 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         }
     }
 
+    // Below these, one thread is faster than waking the others (the same bar as the shared accumulate kernel).
+    private const int ParallelIds = 2048, ParallelRows = 1024;
+    // Rows up to this wide use a scratch row on each thread's stack.
+    private const int StackDim = 1024;
+
+    private struct ForwardContext
+    {
+        public Storage Store;
+        public LowPrecisionRowMap Map;
+        public long* Ids;
+        public int* Offsets;
+        public float* Weights;
+        public int BagCount;
+        public bool Mean;
+        public float* Output;
+        public int Stride;
+    }
+
+    /// <summary>Bags split across threads; each bag is summed in id order by one thread, so the result does not depend on the thread count.</summary>
     protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
     {
-        fixed (float* row = _row)
+        fixed (long* ids = input.Ids)
+        fixed (int* offsets = input.Offsets)
+        fixed (float* weights = input.Weights)
         {
-            for (int b = 0; b < input.BagCount; b++)
+            var ctx = new ForwardContext
             {
-                int start = input.BagStart(b), end = start + input.BagLength(b);
-                float* dst = output + (long)b * stride;
-                new Span<float>(dst, Dim).Clear();
+                Store = Stored, Map = _map, Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null,
+                BagCount = input.BagCount, Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
+            };
+            int parts = Threads > 1 && input.Ids.Length >= ParallelIds && Dim <= StackDim ? Threads : 1;
+            if (parts == 1) ForwardPart(&ctx, 0, 1);
+            else KernelThreads.Shared.Run(parts, &ForwardPart, &ctx);
+        }
+    }
+
+    private static void ForwardPart(void* state, int part, int parts)
+    {
+        var ctx = (ForwardContext*)state;
+        int dim = ctx->Store.Dim;
+        Span<float> scratch = dim <= StackDim ? stackalloc float[dim] : new float[dim];
+        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
+        int baseOffset = ctx->Offsets[0];
+        fixed (float* row = scratch)
+        {
+            for (int b = first; b < last; b++)
+            {
+                int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
+                float* dst = ctx->Output + (long)b * ctx->Stride;
+                new Span<float>(dst, dim).Clear();
                 for (int i = start; i < end; i++)
                 {
-                    Dequantize(_map.Map(input.Ids[i]), row);
-                    AxpyKernel.Axpy(Scale(input, pooling, i, start, end), row, dst, Dim);
+                    ctx->Store.Dequantize(ctx->Map.Map(ctx->Ids[i]), row);
+                    float scale = ctx->Weights is null ? 1f : ctx->Weights[i];
+                    if (ctx->Mean) scale /= end - start;
+                    AxpyKernel.Axpy(scale, row, dst, dim);
                 }
             }
         }
@@ -279,36 +337,67 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
     protected override void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride) =>
         AccumulateGather(_map, input, pooling, gradOutput, stride, 0, Dim, _grads);
 
+    private struct ApplyContext
+    {
+        public Storage Store;
+        public float* State;
+        public int StateWidth;
+        public SparseOptimizerKind Kind;
+        public StepScalars Scalars;
+        public ulong StepSeed;
+        public RowGradientAccumulator.Partition* Partitions;
+        public int PartitionCount;
+    }
+
+    /// <summary>
+    /// Accumulator partitions split across threads (each row belongs to one partition, so no row is shared); a row's
+    /// rounding is seeded by (seed, step, row), so the result does not depend on the thread count.
+    /// </summary>
     protected override void ApplyAccumulated()
     {
         if (_grads.Count == 0) return;
         StepCount++;
-        var scalars = new StepScalars(Optimizer, StepCount);
-        ulong stepSeed = BucketHash.DeriveSeed(Seed ^ 0xA5A5_5A5A_C3C3_3C3Cul, (int)(StepCount & int.MaxValue));
-        var parts = _grads.Partitions;
-        fixed (float* w = _row)
+        var ctx = new ApplyContext
         {
-            for (int p = 0; p < _grads.PartitionCount; p++)
+            Store = Stored, State = _state, StateWidth = StateWidth, Kind = Optimizer.Kind, Scalars = new StepScalars(Optimizer, StepCount),
+            StepSeed = BucketHash.DeriveSeed(Seed ^ 0xA5A5_5A5A_C3C3_3C3Cul, (int)(StepCount & int.MaxValue)),
+            Partitions = _grads.Partitions, PartitionCount = _grads.PartitionCount,
+        };
+        int parts = Threads > 1 && _grads.Count >= ParallelRows && Dim <= StackDim ? Math.Min(Threads, _grads.PartitionCount) : 1;
+        if (parts == 1) ApplyPart(&ctx, 0, 1);
+        else KernelThreads.Shared.Run(parts, &ApplyPart, &ctx);
+        _grads.Clear();
+    }
+
+    private static void ApplyPart(void* state, int part, int parts)
+    {
+        var ctx = (ApplyContext*)state;
+        int dim = ctx->Store.Dim;
+        Span<float> scratch = dim <= StackDim ? stackalloc float[dim] : new float[dim];
+        fixed (float* w = scratch)
+        {
+            // KernelThreads may run fewer parts than asked (a busy pool runs them inline): cover every partition.
+            for (int p = part; p < ctx->PartitionCount; p += parts)
             {
-                for (int i = 0; i < parts[p].Count; i++)
+                ref var partition = ref ctx->Partitions[p];
+                for (int i = 0; i < partition.Count; i++)
                 {
-                    long r = parts[p].Rows[i];
-                    float* g = parts[p].Grads + (long)i * Dim;
-                    Dequantize(r, w);
-                    float* state = _state + r * StateWidth;
-                    switch (Optimizer.Kind)
+                    long r = partition.Rows[i];
+                    float* g = partition.Grads + (long)i * dim;
+                    ctx->Store.Dequantize(r, w);
+                    float* rowState = ctx->State + r * ctx->StateWidth;
+                    switch (ctx->Kind)
                     {
-                        case SparseOptimizerKind.Sgd: SgdUpdate.Apply(w, state, g, Dim, scalars); break;
-                        case SparseOptimizerKind.Adagrad: AdagradUpdate.Apply(w, state, g, Dim, scalars); break;
-                        case SparseOptimizerKind.RowWiseAdagrad: RowWiseAdagradUpdate.Apply(w, state, g, Dim, scalars); break;
-                        default: AdamUpdate.Apply(w, state, g, Dim, scalars); break;
+                        case SparseOptimizerKind.Sgd: SgdUpdate.Apply(w, rowState, g, dim, ctx->Scalars); break;
+                        case SparseOptimizerKind.Adagrad: AdagradUpdate.Apply(w, rowState, g, dim, ctx->Scalars); break;
+                        case SparseOptimizerKind.RowWiseAdagrad: RowWiseAdagradUpdate.Apply(w, rowState, g, dim, ctx->Scalars); break;
+                        default: AdamUpdate.Apply(w, rowState, g, dim, ctx->Scalars); break;
                     }
-                    var rng = new SplitMix64(BucketHash.Mix(r, stepSeed));
-                    Quantize(r, w, &rng);
+                    var rng = new SplitMix64(BucketHash.Mix(r, ctx->StepSeed));
+                    ctx->Store.Quantize(r, w, &rng);
                 }
             }
         }
-        _grads.Clear();
     }
 
     protected override void DiscardAccumulated() => _grads.Clear();
