@@ -231,43 +231,4 @@ public sealed class LowPrecisionTableTests
             TableFamilies.AssertUnchanged(before, table);
         }
     }
-
-    /// <summary>
-    /// Forward (bags split across threads) and the update (accumulator partitions split across threads) give the
-    /// same bytes on 1 and 2 threads, for batches big enough to take the parallel paths (4,096 ids over 3,000 rows).
-    /// </summary>
-    [Theory]
-    [InlineData(RowPrecision.Fp16, false, PoolingMode.Sum)]
-    [InlineData(RowPrecision.Int8, true, PoolingMode.Mean)]
-    public void Training_is_the_same_on_one_and_two_threads(RowPrecision precision, bool hashed, PoolingMode pooling)
-    {
-        LowPrecisionTable Make(int threads) => new("lp", [new TableFeature("f0", pooling)], 3000, 16, precision,
-            SparseOptimizerSettings.RowWiseAdagrad(0.3f), hashed, seed: 9, init: new TableInit(0.5f, Seed: 4)) { Threads = threads };
-        using var one = Make(1);
-        using var two = Make(2);
-        var random = new Random(21);
-        for (int step = 0; step < 3; step++)
-        {
-            const int bags = 1024;
-            var offsets = new int[bags + 1];
-            var ids = new long[4096];
-            for (int b = 0; b < bags; b++) offsets[b + 1] = offsets[b] + 4;
-            for (int i = 0; i < ids.Length; i++) ids[i] = hashed ? random.NextInt64(0, 1L << 40) : random.Next(3000);
-            var weights = Enumerable.Range(0, ids.Length).Select(_ => (float)random.NextDouble() + 0.5f).ToArray();
-            var input = new BagInput(ids, offsets, weights);
-            var outOne = new float[bags * 16];
-            var outTwo = new float[bags * 16];
-            one.Forward(0, input.View(), outOne);
-            two.Forward(0, input.View(), outTwo);
-            Assert.Equal(outOne, outTwo);
-            Assert.Contains(outOne, x => x != 0f);
-            var grad = TableCases.RandomArray(random, bags * 16);
-            one.Backward(0, input.View(), grad);
-            two.Backward(0, input.View(), grad);
-            Assert.Equal(one.StoredRows(0, 3000).ToArray(), two.StoredRows(0, 3000).ToArray());
-            Assert.Equal(one.StateRows(0, 3000).ToArray(), two.StateRows(0, 3000).ToArray());
-            if (precision == RowPrecision.Int8) Assert.Equal(one.RowScales(0, 3000).ToArray(), two.RowScales(0, 3000).ToArray());
-        }
-        Assert.Equal(3, two.StepCount);
-    }
 }
