@@ -6,7 +6,7 @@ using RecsysEmbed.Core.Tables;
 namespace RecsysEmbed.Benchmarks.Micro;
 
 /// <summary>
-/// One training step (pooled forward + backward with row-wise Adagrad) of a low-precision or ROBE table on 2 threads
+/// One training step (pooled forward + backward with row-wise Adagrad) of a low-precision, ROBE or TT (rank 16) table on 2 threads
 /// against the same table on 1 thread, in the same run (the baseline). 1M ids (ROBE: an array of 1M x 64 / 16
 /// weights), dim 64, B = 4096 x L = 20, Zipf ids. Both give the same bytes (ThreadDeterminismTests), so the ratio is
 /// what splitting the kernels across the 2 threads buys.
@@ -14,7 +14,7 @@ namespace RecsysEmbed.Benchmarks.Micro;
 [Config(typeof(KernelBenchConfig))]
 public class ThreadSplitStepBench
 {
-    [Params("lp-fp16", "lp-int8", "robe")] public string Family = "lp-fp16";
+    [Params("lp-fp16", "lp-int8", "robe", "tt")] public string Family = "lp-fp16";
     public const long Cardinality = 1L << 20;
     public const int Dim = 64;
 
@@ -31,7 +31,8 @@ public class ThreadSplitStepBench
         {
             "lp-fp16" => new LowPrecisionTable(name, [new TableFeature("f")], Cardinality, Dim, RowPrecision.Fp16, opt),
             "lp-int8" => new LowPrecisionTable(name, [new TableFeature("f")], Cardinality, Dim, RowPrecision.Int8, opt),
-            _ => new RobeTable(name, [new TableFeature("f")], Cardinality * Dim / 16, Dim, 16, opt),
+            "robe" => new RobeTable(name, [new TableFeature("f")], Cardinality * Dim / 16, Dim, 16, opt),
+            _ => new TensorTrainTable(name, [new TableFeature("f")], Cardinality, Dim, 16, opt),
         };
         table.Threads = threads;
         return table;

@@ -101,34 +101,24 @@ public sealed unsafe class TensorTrainTable : EmbeddingTableBase
     /// <summary>Row of core k used by id.</summary>
     public long RowOf(long id, int core) => _digits[core].Map(id);
 
-    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
-    {
-        int dim = _d1 * _d2 * _d3;
-        fixed (float* e = _e)
-        {
-            for (int b = 0; b < input.BagCount; b++)
-            {
-                int start = input.BagStart(b), end = start + input.BagLength(b);
-                float* dst = output + (long)b * stride;
-                new Span<float>(dst, dim).Clear();
-                for (int i = start; i < end; i++)
-                {
-                    Embed(input.Ids[i], e);
-                    AxpyKernel.Axpy(Scale(input, pooling, i, start, end), e, dst, dim);
-                }
-            }
-        }
-    }
+    // Below this many ids, one thread is faster than waking the other (the bar of the shared accumulate kernel).
+    private const int ParallelIds = 2048;
 
-    // e = G1[i1] x G2[i2] x G3[i3]; leaves T = G1 x G2 in _t for the backward.
-    private void Embed(long id, float* e)
+    /// <summary>The three cores and their digit maps as plain pointers and values, for kernels on any thread.</summary>
+    private struct Cores
     {
-        float* g1 = _cores[0].WeightsPointer + _digits[0].Map(id) * _cores[0].Dim;
-        float* g2 = _cores[1].WeightsPointer + _digits[1].Map(id) * _cores[1].Dim;
-        float* g3 = _cores[2].WeightsPointer + _digits[2].Map(id) * _cores[2].Dim;
-        int d1 = _d1, d2 = _d2, d3 = _d3, r1 = _r1, r2 = _r2;
-        fixed (float* t = _t)
+        public float* G1, G2, G3;
+        public int Dim1, Dim2, Dim3;
+        public RadixDigitMap Digit1, Digit2, Digit3;
+        public int D1, D2, D3, R1, R2;
+
+        // e = G1[i1] x G2[i2] x G3[i3], with t (d1 d2 r2 floats) as scratch; t keeps T = G1 x G2 for the backward.
+        public readonly void Embed(long id, float* e, float* t)
         {
+            float* g1 = G1 + Digit1.Map(id) * Dim1;
+            float* g2 = G2 + Digit2.Map(id) * Dim2;
+            float* g3 = G3 + Digit3.Map(id) * Dim3;
+            int d1 = D1, d2 = D2, d3 = D3, r1 = R1, r2 = R2;
             // T[(j1 d2 + j2), a] = sum_b G1[j1, b] G2[b, j2, a]
             new Span<float>(t, d1 * d2 * r2).Clear();
             for (int j1 = 0; j1 < d1; j1++)
@@ -146,6 +136,78 @@ public sealed unsafe class TensorTrainTable : EmbeddingTableBase
                 for (int a = 0; a < r2; a++) AxpyKernel.Axpy(t[j12 * r2 + a], g3 + a * d3, out3, d3);
             }
         }
+    }
+
+    private Cores CoreView => new()
+    {
+        G1 = _cores[0].WeightsPointer, G2 = _cores[1].WeightsPointer, G3 = _cores[2].WeightsPointer,
+        Dim1 = _cores[0].Dim, Dim2 = _cores[1].Dim, Dim3 = _cores[2].Dim,
+        Digit1 = _digits[0], Digit2 = _digits[1], Digit3 = _digits[2],
+        D1 = _d1, D2 = _d2, D3 = _d3, R1 = _r1, R2 = _r2,
+    };
+
+    private struct ForwardContext
+    {
+        public Cores Cores;
+        public long* Ids;
+        public int* Offsets;
+        public float* Weights;
+        public int BagCount;
+        public bool Mean;
+        public float* Output;
+        public int Stride;
+    }
+
+    /// <summary>Bags split across threads (each with its own scratch); each bag is summed in id order by one thread, so the result does not depend on the thread count.</summary>
+    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
+    {
+        fixed (long* ids = input.Ids)
+        fixed (int* offsets = input.Offsets)
+        fixed (float* weights = input.Weights)
+        {
+            var ctx = new ForwardContext
+            {
+                Cores = CoreView, Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null, BagCount = input.BagCount,
+                Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
+            };
+            int parts = Threads > 1 && input.Ids.Length >= ParallelIds ? Threads : 1;
+            if (parts == 1) ForwardPart(&ctx, 0, 1);
+            else KernelThreads.Shared.Run(parts, &ForwardPart, &ctx);
+        }
+    }
+
+    private static void ForwardPart(void* state, int part, int parts)
+    {
+        var ctx = (ForwardContext*)state;
+        ref readonly var cores = ref ctx->Cores;
+        int dim = cores.D1 * cores.D2 * cores.D3, scratch = cores.D1 * cores.D2 * cores.R2;
+        // The scratch is small (dim and d1 d2 r2 floats); a rare huge shape falls back to the heap.
+        Span<float> buffer = dim + scratch <= 16_384 ? stackalloc float[dim + scratch] : new float[dim + scratch];
+        int baseOffset = ctx->Offsets[0];
+        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
+        fixed (float* e = buffer)
+        {
+            float* t = e + dim;
+            for (int b = first; b < last; b++)
+            {
+                int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
+                float* dst = ctx->Output + (long)b * ctx->Stride;
+                new Span<float>(dst, dim).Clear();
+                for (int i = start; i < end; i++)
+                {
+                    cores.Embed(ctx->Ids[i], e, t);
+                    float scale = ctx->Weights is null ? 1f : ctx->Weights[i];
+                    if (ctx->Mean) scale /= end - start;
+                    AxpyKernel.Axpy(scale, e, dst, dim);
+                }
+            }
+        }
+    }
+
+    // The backward's embed: the table's own scratch, T left in _t.
+    private void Embed(long id, float* e)
+    {
+        fixed (float* t = _t) CoreView.Embed(id, e, t);
     }
 
     protected override void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride)
