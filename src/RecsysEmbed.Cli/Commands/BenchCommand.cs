@@ -158,7 +158,8 @@ internal static class BenchCommand
             p.AddRange(predict(b).AsSpan(0, b.Labels.Length));
             y.AddRange(b.Labels);
         }
-        return (Auc.Exact(p.ToArray(), y.ToArray()), CtrLoss.Calibration(p.ToArray(), y.ToArray()));
+        float[] predictions = p.ToArray(), labels = y.ToArray();
+        return (Auc.Exact(predictions, labels), CtrLoss.Calibration(predictions, labels));
     }
 
     private sealed record TorchInputs(Tensor[] Ids, Tensor[] Offsets, Tensor Dense, Tensor Labels) : IDisposable

@@ -180,6 +180,84 @@ public abstract unsafe class EmbeddingTableBase : IEmbeddingTable
         return pooling == PoolingMode.Mean ? s / (end - start) : s;
     }
 
+    /// <summary>
+    /// What a family adds to a bag's output for one id, for <see cref="ForwardBags"/>: plain values and pointers only
+    /// (no managed references), so the kernel threads can share it by pointer.
+    /// </summary>
+    protected interface IBagKernel
+    {
+        /// <summary>Floats written per bag.</summary>
+        int OutputDim { get; }
+        /// <summary>Floats of scratch <see cref="Add"/> needs (each thread has its own).</summary>
+        int ScratchFloats { get; }
+        /// <summary>dst += scale * (the id's vector).</summary>
+        void Add(long id, float scale, float* dst, float* scratch);
+    }
+
+    // Below this many ids one thread is faster than waking the others (the bar of the accumulate kernel below);
+    // scratch up to this many floats lives on each thread's stack.
+    private const int ParallelBagIds = 2048, StackScratchFloats = 16_384;
+
+    private struct BagContext<TKernel> where TKernel : unmanaged, IBagKernel
+    {
+        public TKernel Kernel;
+        public long* Ids;
+        public int* Offsets;
+        public float* Weights;
+        public int BagCount;
+        public bool Mean;
+        public float* Output;
+        public int Stride;
+    }
+
+    /// <summary>
+    /// Pooled forward of one feature through <paramref name="kernel"/>: bags split across the kernel threads, each bag
+    /// cleared and then summed in id order by one thread (scale = weight, divided by the bag length for mean pooling),
+    /// so the result does not depend on the thread count.
+    /// </summary>
+    protected void ForwardBags<TKernel>(in TKernel kernel, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
+        where TKernel : unmanaged, IBagKernel
+    {
+        fixed (long* ids = input.Ids)
+        fixed (int* offsets = input.Offsets)
+        fixed (float* weights = input.Weights)
+        {
+            var ctx = new BagContext<TKernel>
+            {
+                Kernel = kernel, Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null, BagCount = input.BagCount,
+                Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
+            };
+            int parts = Threads > 1 && input.Ids.Length >= ParallelBagIds && kernel.ScratchFloats <= StackScratchFloats ? Threads : 1;
+            if (parts == 1) BagPart<TKernel>(&ctx, 0, 1);
+            else KernelThreads.Shared.Run(parts, &BagPart<TKernel>, &ctx);
+        }
+    }
+
+    private static void BagPart<TKernel>(void* state, int part, int parts) where TKernel : unmanaged, IBagKernel
+    {
+        var ctx = (BagContext<TKernel>*)state;
+        TKernel kernel = ctx->Kernel;
+        int dim = kernel.OutputDim, need = kernel.ScratchFloats;
+        Span<float> buffer = need <= StackScratchFloats ? stackalloc float[need] : new float[need];
+        int baseOffset = ctx->Offsets[0];
+        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
+        fixed (float* scratch = buffer)
+        {
+            for (int b = first; b < last; b++)
+            {
+                int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
+                float* dst = ctx->Output + (long)b * ctx->Stride;
+                new Span<float>(dst, dim).Clear();
+                for (int i = start; i < end; i++)
+                {
+                    float scale = ctx->Weights is null ? 1f : ctx->Weights[i];
+                    if (ctx->Mean) scale /= end - start;
+                    kernel.Add(ctx->Ids[i], scale, dst, scratch);
+                }
+            }
+        }
+    }
+
     /// <summary>Fills a gather job for one feature; the caller pins ids/offsets/weights.</summary>
     protected static GatherPoolKernel.Job Job(EmbeddingMatrix m, long* ids, int idCount, int* offsets, int bags, float* weights,
                                               PoolingMode pooling, float* output, int stride, bool overwrite) => new()

@@ -273,66 +273,25 @@ public sealed unsafe class LowPrecisionTable : EmbeddingTableBase
         }
     }
 
-    // Below these, one thread is faster than waking the others (the same bar as the shared accumulate kernel).
-    private const int ParallelIds = 2048, ParallelRows = 1024;
-    // Rows up to this wide use a scratch row on each thread's stack.
-    private const int StackDim = 1024;
+    // Below this many rows one thread is faster than waking the others; rows up to this wide use a scratch row on
+    // each thread's stack.
+    private const int ParallelRows = 1024, StackDim = 1024;
 
-    private struct ForwardContext
+    /// <summary>Dequantizes the id's row into scratch and adds it.</summary>
+    private readonly struct ForwardKernel(Storage store, LowPrecisionRowMap map) : IBagKernel
     {
-        public Storage Store;
-        public LowPrecisionRowMap Map;
-        public long* Ids;
-        public int* Offsets;
-        public float* Weights;
-        public int BagCount;
-        public bool Mean;
-        public float* Output;
-        public int Stride;
-    }
+        public int OutputDim => store.Dim;
+        public int ScratchFloats => store.Dim;
 
-    /// <summary>Bags split across threads; each bag is summed in id order by one thread, so the result does not depend on the thread count.</summary>
-    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
-    {
-        fixed (long* ids = input.Ids)
-        fixed (int* offsets = input.Offsets)
-        fixed (float* weights = input.Weights)
+        public void Add(long id, float scale, float* dst, float* scratch)
         {
-            var ctx = new ForwardContext
-            {
-                Store = Stored, Map = _map, Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null,
-                BagCount = input.BagCount, Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
-            };
-            int parts = Threads > 1 && input.Ids.Length >= ParallelIds && Dim <= StackDim ? Threads : 1;
-            if (parts == 1) ForwardPart(&ctx, 0, 1);
-            else KernelThreads.Shared.Run(parts, &ForwardPart, &ctx);
+            store.Dequantize(map.Map(id), scratch);
+            AxpyKernel.Axpy(scale, scratch, dst, store.Dim);
         }
     }
 
-    private static void ForwardPart(void* state, int part, int parts)
-    {
-        var ctx = (ForwardContext*)state;
-        int dim = ctx->Store.Dim;
-        Span<float> scratch = dim <= StackDim ? stackalloc float[dim] : new float[dim];
-        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
-        int baseOffset = ctx->Offsets[0];
-        fixed (float* row = scratch)
-        {
-            for (int b = first; b < last; b++)
-            {
-                int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
-                float* dst = ctx->Output + (long)b * ctx->Stride;
-                new Span<float>(dst, dim).Clear();
-                for (int i = start; i < end; i++)
-                {
-                    ctx->Store.Dequantize(ctx->Map.Map(ctx->Ids[i]), row);
-                    float scale = ctx->Weights is null ? 1f : ctx->Weights[i];
-                    if (ctx->Mean) scale /= end - start;
-                    AxpyKernel.Axpy(scale, row, dst, dim);
-                }
-            }
-        }
-    }
+    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride) =>
+        ForwardBags(new ForwardKernel(Stored, _map), input, pooling, output, stride);
 
     protected override void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride) =>
         AccumulateGather(_map, input, pooling, gradOutput, stride, 0, Dim, _grads);

@@ -82,83 +82,38 @@ public sealed unsafe class RobeTable : EmbeddingTableBase
             if (ids[i] < 0) ThrowHelper.NegativeId("ids", ids[i], i);
     }
 
-    // Below this many ids, one thread is faster than waking the others (the bar of the shared accumulate kernel).
-    private const int ParallelIds = 2048;
-
-    private struct ForwardContext
+    /// <summary>Adds the id's blocks, each from its hashed offset in the shared array, with its sign.</summary>
+    private readonly struct ForwardKernel(float* array, long size, int dim, int blockSize, ulong featureSeed) : IBagKernel
     {
-        public float* Array;
-        public long Size;
-        public int Dim, BlockSize;
-        public ulong FeatureSeed;
-        public long* Ids;
-        public int* Offsets;
-        public float* Weights;
-        public int BagCount;
-        public bool Mean;
-        public float* Output;
-        public int Stride;
-    }
+        public int OutputDim => dim;
+        public int ScratchFloats => 0;
 
-    /// <summary>Bags split across threads; each bag is summed in id order by one thread, so the result does not depend on the thread count.</summary>
-    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
-    {
-        fixed (long* ids = input.Ids)
-        fixed (int* offsets = input.Offsets)
-        fixed (float* weights = input.Weights)
+        public void Add(long id, float scale, float* dst, float* scratch)
         {
-            var ctx = new ForwardContext
+            for (int j0 = 0, block = 0; j0 < dim; j0 += blockSize, block++)
             {
-                Array = _array.WeightsPointer, Size = _array.Rows, Dim = _dim, BlockSize = BlockSize, FeatureSeed = _featureSeeds[feature],
-                Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null, BagCount = input.BagCount,
-                Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
-            };
-            int parts = Threads > 1 && input.Ids.Length >= ParallelIds ? Threads : 1;
-            if (parts == 1) ForwardPart(&ctx, 0, 1);
-            else KernelThreads.Shared.Run(parts, &ForwardPart, &ctx);
-        }
-    }
-
-    private static void ForwardPart(void* state, int part, int parts)
-    {
-        var ctx = (ForwardContext*)state;
-        float* m = ctx->Array;
-        long size = ctx->Size;
-        int dim = ctx->Dim, z = ctx->BlockSize;
-        int baseOffset = ctx->Offsets[0];
-        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
-        for (int b = first; b < last; b++)
-        {
-            int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
-            float* dst = ctx->Output + (long)b * ctx->Stride;
-            new Span<float>(dst, dim).Clear();
-            for (int i = start; i < end; i++)
-            {
-                float s = ctx->Weights is null ? 1f : ctx->Weights[i];
-                if (ctx->Mean) s /= end - start;
-                long id = ctx->Ids[i];
-                for (int j0 = 0, block = 0; j0 < dim; j0 += z, block++)
+                ulong h = BlockHash(featureSeed, id, block);
+                long offset = (long)Math.BigMul(h, (ulong)size, out _);
+                float signed = scale * Sign(h);
+                int width = Math.Min(blockSize, dim - j0);
+                if (offset + width <= size)
                 {
-                    ulong h = BlockHash(ctx->FeatureSeed, id, block);
-                    long offset = (long)Math.BigMul(h, (ulong)size, out _);
-                    float signed = s * Sign(h);
-                    int width = Math.Min(z, dim - j0);
-                    if (offset + width <= size)
+                    AxpyKernel.Axpy(signed, array + offset, dst + j0, width);
+                }
+                else
+                {
+                    for (int j = 0; j < width; j++)
                     {
-                        AxpyKernel.Axpy(signed, m + offset, dst + j0, width);
-                    }
-                    else
-                    {
-                        for (int j = 0; j < width; j++)
-                        {
-                            long index = offset + j;
-                            dst[j0 + j] += signed * m[index >= size ? index % size : index];
-                        }
+                        long index = offset + j;
+                        dst[j0 + j] += signed * array[index >= size ? index % size : index];
                     }
                 }
             }
         }
     }
+
+    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride) =>
+        ForwardBags(new ForwardKernel(_array.WeightsPointer, _array.Rows, _dim, BlockSize, _featureSeeds[feature]), input, pooling, output, stride);
 
     protected override void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride)
     {

@@ -101,9 +101,6 @@ public sealed unsafe class TensorTrainTable : EmbeddingTableBase
     /// <summary>Row of core k used by id.</summary>
     public long RowOf(long id, int core) => _digits[core].Map(id);
 
-    // Below this many ids, one thread is faster than waking the other (the bar of the shared accumulate kernel).
-    private const int ParallelIds = 2048;
-
     /// <summary>The three cores and their digit maps as plain pointers and values, for kernels on any thread.</summary>
     private struct Cores
     {
@@ -146,73 +143,27 @@ public sealed unsafe class TensorTrainTable : EmbeddingTableBase
         D1 = _d1, D2 = _d2, D3 = _d3, R1 = _r1, R2 = _r2,
     };
 
-    private struct ForwardContext
+    /// <summary>Contracts the id's three core slices into scratch (e, then T) and adds e.</summary>
+    private readonly struct ForwardKernel(Cores cores) : IBagKernel
     {
-        public Cores Cores;
-        public long* Ids;
-        public int* Offsets;
-        public float* Weights;
-        public int BagCount;
-        public bool Mean;
-        public float* Output;
-        public int Stride;
-    }
+        public int OutputDim => cores.D1 * cores.D2 * cores.D3;
+        public int ScratchFloats => OutputDim + cores.D1 * cores.D2 * cores.R2;
 
-    /// <summary>Bags split across threads (each with its own scratch); each bag is summed in id order by one thread, so the result does not depend on the thread count.</summary>
-    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride)
-    {
-        fixed (long* ids = input.Ids)
-        fixed (int* offsets = input.Offsets)
-        fixed (float* weights = input.Weights)
+        public void Add(long id, float scale, float* dst, float* scratch)
         {
-            var ctx = new ForwardContext
-            {
-                Cores = CoreView, Ids = ids, Offsets = offsets, Weights = input.HasWeights ? weights : null, BagCount = input.BagCount,
-                Mean = pooling == PoolingMode.Mean, Output = output, Stride = stride,
-            };
-            int parts = Threads > 1 && input.Ids.Length >= ParallelIds ? Threads : 1;
-            if (parts == 1) ForwardPart(&ctx, 0, 1);
-            else KernelThreads.Shared.Run(parts, &ForwardPart, &ctx);
+            int dim = OutputDim;
+            cores.Embed(id, scratch, scratch + dim);
+            AxpyKernel.Axpy(scale, scratch, dst, dim);
         }
     }
 
-    private static void ForwardPart(void* state, int part, int parts)
-    {
-        var ctx = (ForwardContext*)state;
-        ref readonly var cores = ref ctx->Cores;
-        int dim = cores.D1 * cores.D2 * cores.D3, scratch = cores.D1 * cores.D2 * cores.R2;
-        // The scratch is small (dim and d1 d2 r2 floats); a rare huge shape falls back to the heap.
-        Span<float> buffer = dim + scratch <= 16_384 ? stackalloc float[dim + scratch] : new float[dim + scratch];
-        int baseOffset = ctx->Offsets[0];
-        var (first, last) = KernelThreads.Range(ctx->BagCount, part, parts);
-        fixed (float* e = buffer)
-        {
-            float* t = e + dim;
-            for (int b = first; b < last; b++)
-            {
-                int start = ctx->Offsets[b] - baseOffset, end = ctx->Offsets[b + 1] - baseOffset;
-                float* dst = ctx->Output + (long)b * ctx->Stride;
-                new Span<float>(dst, dim).Clear();
-                for (int i = start; i < end; i++)
-                {
-                    cores.Embed(ctx->Ids[i], e, t);
-                    float scale = ctx->Weights is null ? 1f : ctx->Weights[i];
-                    if (ctx->Mean) scale /= end - start;
-                    AxpyKernel.Axpy(scale, e, dst, dim);
-                }
-            }
-        }
-    }
-
-    // The backward's embed: the table's own scratch, T left in _t.
-    private void Embed(long id, float* e)
-    {
-        fixed (float* t = _t) CoreView.Embed(id, e, t);
-    }
+    protected override void ForwardFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* output, int stride) =>
+        ForwardBags(new ForwardKernel(CoreView), input, pooling, output, stride);
 
     protected override void AccumulateFeature(int feature, in JaggedFeature input, PoolingMode pooling, float* gradOutput, int stride)
     {
         int d1 = _d1, d2 = _d2, d3 = _d3, r1 = _r1, r2 = _r2;
+        var cores = CoreView; // once per feature, not per id
         fixed (float* e = _e)
         fixed (float* t = _t)
         fixed (float* dt = _dt)
@@ -225,7 +176,7 @@ public sealed unsafe class TensorTrainTable : EmbeddingTableBase
                 {
                     long id = input.Ids[i];
                     float s = Scale(input, pooling, i, start, end);
-                    Embed(id, e); // fills T
+                    cores.Embed(id, e, t); // fills T
                     long i1 = _digits[0].Map(id), i2 = _digits[1].Map(id), i3 = _digits[2].Map(id);
                     float* g1 = _cores[0].WeightsPointer + i1 * _cores[0].Dim;
                     float* g2 = _cores[1].WeightsPointer + i2 * _cores[1].Dim;
