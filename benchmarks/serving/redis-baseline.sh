@@ -21,21 +21,7 @@ REDIS_PORT=${REDIS_PORT:-6399}
 GRPC_PORT=${GRPC_PORT:-8510}
 mkdir -p "$OUT"
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "installing redis-server (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-fi
-
-dotnet build src/RecsysEmbed.Cli -c Release -v q -nologo >/dev/null
-CLI="dotnet src/RecsysEmbed.Cli/bin/Release/net10.0/recsys-embed.dll"
-
-if [ ! -f "$OUT/model/LATEST" ]; then
-  $CLI datasets synth --schema criteo --rows 200000 --seed 3 --max-cardinality 100000 --no-auc --out "$OUT/train.tsv" >/dev/null
-  $CLI train --config benchmarks/serving/bench-model.yaml --train "$OUT/train.tsv" --epochs 1 --checkpoint "$OUT/model" --json > "$OUT/train.json"
-fi
+. benchmarks/serving/bench-model.sh
 
 cleanup() {
   [ -n "${SERVE_PID:-}" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
@@ -43,8 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes --logfile "$OUT/redis.log"
-for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis
 
 rm -rf "$OUT/store"
 $CLI serve --model "$OUT/model" --config benchmarks/serving/bench-model.yaml --port "$GRPC_PORT" --store "$OUT/store" --memory 1GiB --resident --inline-io \

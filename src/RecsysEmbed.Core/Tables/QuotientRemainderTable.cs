@@ -52,13 +52,16 @@ public sealed unsafe class QuotientRemainderTable : EmbeddingTableBase
         _digits = new RadixDigitMap[radices.Count];
         ulong overflowSeed = BucketHash.DeriveSeed(seed, 1000);
         long divisor = 1;
-        // Multiplied partitions start near 1 so the product starts near the usual scale instead of near 0.
+        // Multiplied partitions after the first start at exactly 1, so every id starts as its remainder row: the table
+        // starts as the hashing trick on the large partition and learns what tells the ids that share it apart. (Rows
+        // near 1, 1 + uniform(+-sqrt(1/rows)), cost 0.0006 AUC at 1/16 under the suite's cap policy over 3 seeds:
+        // benchmarks/RESULTS.md, "Quality per family and budget".)
         var effectiveInit = init ?? TableInit.Default;
         for (int j = 0; j < radices.Count; j++)
         {
             _partitions[j] = new EmbeddingMatrix($"{name}.p{j}", radices[j], dim, optimizer);
             effectiveInit.Apply(_partitions[j], j);
-            if (combine == QrCombine.Multiply && j > 0) ShiftToOne(_partitions[j]);
+            if (combine == QrCombine.Multiply && j > 0) FillWithOnes(_partitions[j]);
             _grads[j] = new RowGradientAccumulator(dim);
             _digits[j] = new RadixDigitMap(cardinality, divisor, radices[j], overflowSeed);
             divisor = radices[j] > 0 && divisor > long.MaxValue / radices[j] ? long.MaxValue : divisor * radices[j];
@@ -106,13 +109,9 @@ public sealed unsafe class QuotientRemainderTable : EmbeddingTableBase
             ThrowHelper.Argument(nameof(radices), $"table '{name}': the radices' product {product} is below the cardinality {cardinality}, so distinct ids would share all rows.");
     }
 
-    private static void ShiftToOne(EmbeddingMatrix m)
+    private static void FillWithOnes(EmbeddingMatrix m)
     {
-        for (long r = 0; r < m.Rows; r++)
-        {
-            var row = m.Row(r);
-            for (int d = 0; d < row.Length; d++) row[d] += 1f;
-        }
+        for (long r = 0; r < m.Rows; r++) m.Row(r).Fill(1f);
     }
 
     public override string Family => "qr";

@@ -180,4 +180,26 @@ public class QuotientRemainderPropertyTests
         Assert.Equal(3, mul.OutputWidth);
         Assert.Equal(9, cat.OutputWidth);
     }
+
+    [Fact]
+    public void Multiply_StartsEveryIdAsItsRemainderRow_AndTrainingSeparatesIdsThatShareIt()
+    {
+        // n = 100, radices [10, 10]: ids 3 and 13 share remainder row 3 and differ in their quotient row (0 and 1).
+        using var table = Make(100, [10, 10], dim: 4, combine: QrCombine.Multiply);
+        long[] ids = [3, 13];
+        var before = new float[ids.Length * 4];
+        table.Lookup(0, ids, before);
+        var remainderRow = table.Matrices[0].Row(3).ToArray();
+        Assert.Equal(remainderRow, before[..4]);
+        Assert.Equal(remainderRow, before[4..]);
+        Assert.All(Enumerable.Range(0, 10), q => Assert.All(table.Matrices[1].Row(q).ToArray(), v => Assert.Equal(1f, v)));
+
+        // One SGD step on id 3 alone moves its quotient row, so the two ids no longer share an embedding.
+        table.BackwardLookup(0, [3], [1f, -1f, 0.5f, 2f]);
+        var after = new float[ids.Length * 4];
+        table.Lookup(0, ids, after);
+        Assert.NotEqual(after[..4], after[4..]);
+        Assert.NotEqual(1f, table.Matrices[1].Row(0)[0]);
+        Assert.Equal(1f, table.Matrices[1].Row(1)[0]);
+    }
 }
