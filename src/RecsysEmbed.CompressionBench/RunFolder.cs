@@ -5,7 +5,8 @@ namespace RecsysEmbed.CompressionBench;
 /// <summary>
 /// The output folder of a run and what makes it resumable:
 /// <code>
-///   DIR/run.txt              the run's identity (options that change results, the budget policy included); a different one is refused
+///   DIR/run.txt              the run's identity (options that change results, the budget policy included); a different one is refused,
+///                            except more --repeats, which extends the run (repeat r always uses seed + r)
 ///   DIR/data/                train.tsv, eval.tsv (kept so a resumed run trains on the same rows)
 ///   DIR/cells/M_B_R.json     one finished cell each, written atomically; present = not recomputed
 ///   DIR/results.csv, summary.md, pareto.png, pareto.svg, throughput.png, report.html   rebuilt from the cells
@@ -37,7 +38,8 @@ public sealed class RunFolder
             if (!File.Exists(folder.IdentityPath))
                 throw new SuiteInputException("--out", $"'{options.OutDir}' is not empty and holds no suite run (no run.txt); choose a new or empty folder, nothing was changed");
             string existing = WithDefaults(File.ReadAllText(folder.IdentityPath));
-            if (existing != identity)
+            // More repeats extend a run: repeat r always runs with seed + r, so the cells already there stay valid.
+            if (existing != identity && !AddsRepeats(existing, identity))
             {
                 var was = existing.Split('\n');
                 var now = identity.Split('\n');
@@ -51,6 +53,25 @@ public sealed class RunFolder
         if (!File.Exists(folder.IdentityPath) || File.ReadAllText(folder.IdentityPath) != identity) WriteAtomic(folder.IdentityPath, identity);
         return folder;
     }
+
+    // True when the two identities differ only in the repeats line and the new one asks for more.
+    private static bool AddsRepeats(string existing, string requested)
+    {
+        var was = existing.Split('\n');
+        var now = requested.Split('\n');
+        if (was.Length != now.Length) return false;
+        bool grows = false;
+        for (int i = 0; i < was.Length; i++)
+        {
+            if (was[i] == now[i]) continue;
+            if (!was[i].StartsWith(RepeatsKey, StringComparison.Ordinal) || !now[i].StartsWith(RepeatsKey, StringComparison.Ordinal)) return false;
+            grows = int.TryParse(was[i].AsSpan(RepeatsKey.Length), out int before) && int.TryParse(now[i].AsSpan(RepeatsKey.Length), out int after) && after > before;
+            if (!grows) return false;
+        }
+        return grows;
+    }
+
+    private const string RepeatsKey = "repeats=";
 
     // Runs from before --policy wrote no policy line (they were cap runs); runs from before --qr-combine wrote no
     // qr_combine line (qr multiplied its partitions).

@@ -53,17 +53,38 @@ public sealed class SuiteInputTests
         string dir = Path.Combine(Path.GetTempPath(), $"suite-other-{Guid.NewGuid():N}");
         try
         {
-            RunFolder.Open(Options(dir, repeats: 1));
+            RunFolder.Open(Options(dir, repeats: 3));
             string marker = Path.Combine(dir, "summary.md");
             File.WriteAllText(marker, "earlier results");
             var before = Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => (f, File.ReadAllText(f))).ToArray();
 
-            var e = Assert.Throws<SuiteInputException>(() => RunFolder.Open(Options(dir, repeats: 3)));
+            // Fewer repeats is another run (more would extend this one).
+            var e = Assert.Throws<SuiteInputException>(() => RunFolder.Open(Options(dir, repeats: 1)));
 
             Assert.Equal("--out", e.Field);
             Assert.Contains("holds a different run", e.Message);
-            Assert.Contains("repeats=1 -> repeats=3", e.Message);
+            Assert.Contains("repeats=3 -> repeats=1", e.Message);
             Assert.Equal(before, Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => (f, File.ReadAllText(f))).ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void MoreRepeats_ExtendTheRun_ButAnotherChangeWithThemIsRefused()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"suite-more-{Guid.NewGuid():N}");
+        try
+        {
+            RunFolder.Open(Options(dir, repeats: 1));
+            RunFolder.Open(Options(dir, repeats: 3));
+            Assert.Contains("repeats=3", File.ReadAllText(Path.Combine(dir, "run.txt")));
+
+            var e = Assert.Throws<SuiteInputException>(() => RunFolder.Open(Options(dir, repeats: 5) with { Seed = 8 }));
+            Assert.Contains("holds a different run", e.Message);
+            Assert.Contains("repeats=3", File.ReadAllText(Path.Combine(dir, "run.txt")));
         }
         finally
         {
