@@ -60,16 +60,12 @@ public sealed class RunFolder
         var was = existing.Split('\n');
         var now = requested.Split('\n');
         if (was.Length != now.Length) return false;
-        bool grows = false;
-        for (int i = 0; i < was.Length; i++)
-        {
-            if (was[i] == now[i]) continue;
-            if (!was[i].StartsWith(RepeatsKey, StringComparison.Ordinal) || !now[i].StartsWith(RepeatsKey, StringComparison.Ordinal)) return false;
-            grows = int.TryParse(was[i].AsSpan(RepeatsKey.Length), out int before) && int.TryParse(now[i].AsSpan(RepeatsKey.Length), out int after) && after > before;
-            if (!grows) return false;
-        }
-        return grows;
+        var differing = was.Zip(now).Where(p => p.First != p.Second).ToArray();
+        return differing.Length == 1 && RepeatsOf(differing[0].First) is int before && RepeatsOf(differing[0].Second) is int after && after > before;
     }
+
+    private static int? RepeatsOf(string line) =>
+        line.StartsWith(RepeatsKey, StringComparison.Ordinal) && int.TryParse(line.AsSpan(RepeatsKey.Length), out int n) ? n : null;
 
     private const string RepeatsKey = "repeats=";
 

@@ -52,16 +52,16 @@ public sealed unsafe class QuotientRemainderTable : EmbeddingTableBase
         _digits = new RadixDigitMap[radices.Count];
         ulong overflowSeed = BucketHash.DeriveSeed(seed, 1000);
         long divisor = 1;
-        // Multiplied partitions after the first start at exactly 1, so every id starts as its remainder row: the table
-        // starts as the hashing trick on the large partition and learns what tells the ids that share it apart. (Rows
-        // near 1, 1 + uniform(+-sqrt(1/rows)), cost 0.0006 AUC at 1/16 under the suite's cap policy over 3 seeds:
-        // benchmarks/RESULTS.md, "Quality per family and budget".)
+        // Multiplied partitions after the first start at exactly 1 (init applies to the first only), so every id starts
+        // as its remainder row: the table starts as the hashing trick on the large partition and learns what tells the
+        // ids that share it apart. Rows near 1, 1 + uniform(+-sqrt(1/rows)), scored 0.0006 AUC lower at 1/16 under the
+        // suite's cap policy over 3 seeds (benchmarks/RESULTS.md, "Quality per family and budget", Session 6).
         var effectiveInit = init ?? TableInit.Default;
         for (int j = 0; j < radices.Count; j++)
         {
             _partitions[j] = new EmbeddingMatrix($"{name}.p{j}", radices[j], dim, optimizer);
-            effectiveInit.Apply(_partitions[j], j);
             if (combine == QrCombine.Multiply && j > 0) FillWithOnes(_partitions[j]);
+            else effectiveInit.Apply(_partitions[j], j);
             _grads[j] = new RowGradientAccumulator(dim);
             _digits[j] = new RadixDigitMap(cardinality, divisor, radices[j], overflowSeed);
             divisor = radices[j] > 0 && divisor > long.MaxValue / radices[j] ? long.MaxValue : divisor * radices[j];
