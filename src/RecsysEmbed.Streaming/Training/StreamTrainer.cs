@@ -50,6 +50,12 @@ public sealed class StreamTrainer : IDisposable
     private float[] _predictions;
     private CtrBatch? _batch;
     private IConsumer<byte[]?, byte[]?>? _consumer;
+    // Set before consumer.Close(): the group may still assign and revoke while this member leaves, and a blocking
+    // broker call then (a committed-offsets read, a retried synchronous commit) can wait forever on a group that is
+    // gone, since Confluent.Kafka's Commit takes no timeout.
+    private bool _closing;
+    // Offsets of the newest successful commit, so a revoke while closing need not commit them again.
+    private readonly Dictionary<int, long> _committed = [];
     private DeadLetterSink? _deadLetters;
     private UpdatePublisher? _publisher;
     private long _batchesAtCheckpoint, _checkpoints, _trainedAtPublication;
@@ -157,8 +163,10 @@ public sealed class StreamTrainer : IDisposable
                 Publish();
         }
         Checkpoint(drained ? "stop after drain" : "stop", force: true, commitAttempts: int.MaxValue, cancel);
+        _closing = true;
         consumer.Close();
         _consumer = null;
+        _closing = false;
         Emit(StreamEventKind.Stopped, $"stopped: {_state.Trained} trained, {_state.DeadLettered} dead-lettered, {_state.Lost} lost");
         return Report();
     }
@@ -282,12 +290,14 @@ public sealed class StreamTrainer : IDisposable
     {
         var offsets = _blocks.Values.Where(b => b.Trained >= 0).Select(b => new TopicPartitionOffset(b.Partition, b.Trained)).ToList();
         if (offsets.Count == 0 || _consumer is null) return true;
+        if (_closing && offsets.All(o => _committed.TryGetValue(o.Partition.Value, out long c) && c == o.Offset.Value)) return true;
         int delayMs = 100;
         while (true)
         {
             try
             {
                 _consumer.Commit(offsets);
+                foreach (var o in offsets) _committed[o.Partition.Value] = o.Offset.Value;
                 return true;
             }
             catch (KafkaException e)
@@ -315,6 +325,13 @@ public sealed class StreamTrainer : IDisposable
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        if (_closing)
+        {
+            // Nothing is consumed any more: take the partitions without reading the group's offsets (that read can
+            // only time out now), and let the revoke that follows hand them back untouched.
+            Emit(StreamEventKind.Assigned, $"assigned {string.Join(", ", partitions.Select(p => p.Partition.Value))} while closing: not consumed, handed back");
+            return partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset));
+        }
         List<TopicPartitionOffset> committed;
         try
         {
@@ -350,10 +367,12 @@ public sealed class StreamTrainer : IDisposable
         // committed here, which is exactly where this model's training of the partition stopped.
         foreach (var tp in partitions)
             if (_blocks.TryGetValue(tp.Partition.Value, out var b)) b.Reset(b.Trained);
-        bool committed = Checkpoint("revoke", commitAttempts: 3);
+        // While closing, one commit attempt: the stop checkpoint is durable and already committed where it could.
+        bool committed = Checkpoint("revoke", commitAttempts: _closing ? 1 : 3);
         foreach (var tp in partitions)
         {
             _blocks.Remove(tp.Partition.Value);
+            _committed.Remove(tp.Partition.Value); // whoever owns it next commits its own offsets
             // Committed: the group knows where we stopped, and whoever owns the partition next continues there.
             // Not committed: keep our offset, so that if it comes back to us we continue from the model's position.
             if (committed) _state.Offsets.Remove(tp.Partition.Value);
@@ -367,6 +386,7 @@ public sealed class StreamTrainer : IDisposable
         // that is where this trainer resumes if the partition comes back (rather than the group's older offset).
         foreach (var tp in partitions)
         {
+            _committed.Remove(tp.Partition.Value);
             if (_blocks.Remove(tp.Partition.Value, out var b) && b.Trained >= 0) _state.Offsets[tp.Partition.Value] = b.Trained;
         }
         Emit(StreamEventKind.Lost, $"lost {string.Join(", ", partitions.Select(p => p.Partition.Value))} (session expired, no commit possible); if they come back, training continues from the model's own offsets");

@@ -36,6 +36,20 @@ public sealed class StreamFaultTests : IDisposable
         }
     }
 
+    /// <summary>Waits for a cancelled trainer to return; on the hang guard, fails with its last events (where it stopped).</summary>
+    private static async Task Stopped(Task<StreamTrainerReport> run, Recorder events, string name)
+    {
+        try
+        {
+            await run.WaitAsync(StreamFixture.HangGuard);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"trainer {name} did not return within {StreamFixture.HangGuard} of cancellation; its last events:\n"
+                + string.Join("\n", events.Events.Where(e => e.Kind != StreamEventKind.Batch).TakeLast(12).Select(e => $"{e.Kind}: {e.Message}")));
+        }
+    }
+
     private static List<byte[]> Records(StreamFixture f, string scratchTopic, EmbeddedKafka kafka, KafkaEndpoint endpoint)
     {
         kafka.CreateTopic(scratchTopic, 1);
@@ -87,8 +101,8 @@ public sealed class StreamFaultTests : IDisposable
             }
         }
         stop.Cancel();
-        await runA.WaitAsync(StreamFixture.HangGuard);
-        await runB.WaitAsync(StreamFixture.HangGuard);
+        await Stopped(runA, a, "A");
+        await Stopped(runB, b, "B");
 
         // The revoke checkpointed before giving the partition up, then committed (events: Checkpoint(revoke), [CommitFailed...], Revoked).
         var eventsA = a.Events;
