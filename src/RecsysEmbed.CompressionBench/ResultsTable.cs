@@ -5,8 +5,8 @@ namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
 /// results.csv: one row per cell and repeat (skipped cells included with their reason), via a DataFrame. The last
-/// two columns are the run's budget policy (--policy: cap, uniform or threshold; it changes only hash, multihash, qr
-/// and ue) and QR combine (--qr-combine: mult, add or concat; it changes only qr).
+/// two columns are the run's budget policy (--policy: cap, uniform or threshold; it changes only hash, multihash, qr,
+/// ue and ue2) and QR combine (--qr-combine: mult, add or concat; it changes only qr).
 /// </summary>
 public static class ResultsTable
 {

@@ -38,7 +38,7 @@ public sealed record SuiteOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Single-request lookups timed per cell for the latency percentiles.</summary>
     public int LatencyRequests { get; init; } = 2000;
-    /// <summary>How hash, multihash, qr and ue spend a budget (<see cref="SuitePolicy"/>); the other methods ignore it.</summary>
+    /// <summary>How hash, multihash, qr, ue and ue2 spend a budget (<see cref="SuitePolicy"/>); the other methods ignore it.</summary>
     public SuitePolicy Policy { get; init; } = SuitePolicy.Cap;
     /// <summary>How qr joins its partition vectors (<see cref="SuiteQrCombine"/>, <c>--qr-combine</c>); the other methods ignore it.</summary>
     public QrCombine QrCombine { get; init; } = QrCombine.Multiply;

@@ -1,7 +1,7 @@
 namespace RecsysEmbed.CompressionBench;
 
 /// <summary>
-/// How the hash, multihash, qr and ue solvers spend a budget (<c>--policy</c>); the other methods ignore it.
+/// How the hash, multihash, qr, ue and ue2 solvers spend a budget (<c>--policy</c>); the other methods ignore it.
 /// <list type="bullet">
 /// <item><see cref="Cap"/> (default): features with at most T ids keep full tables, only larger ones are compressed,
 /// T the largest cap that fits.</item>
@@ -45,7 +45,7 @@ public static class SuitePolicies
     public static bool IsFactorPolicy(this SuitePolicy policy) => policy is SuitePolicy.Uniform or SuitePolicy.Threshold;
 
     /// <summary>The methods whose solver the policy changes.</summary>
-    public static IReadOnlyList<string> Methods { get; } = ["hash", "multihash", "qr", "ue"];
+    public static IReadOnlyList<string> Methods { get; } = ["hash", "multihash", "qr", "ue", "ue2"];
 
     public static bool AppliesTo(string method) => Methods.Contains(method);
 
@@ -69,8 +69,8 @@ public static class SuitePolicies
     /// <summary>One line for the summary and the report.</summary>
     public static string Describe(SuitePolicy policy) => policy switch
     {
-        SuitePolicy.Cap => "cap (hash, multihash, qr, ue: features with at most T ids keep full tables, larger ones are compressed, T the largest cap that fits; other methods unaffected)",
-        SuitePolicy.Uniform => "uniform (hash, multihash, qr: every feature compressed with one compression factor c, the smallest that fits; ue: every feature in one shared table that fills the budget; other methods unaffected)",
-        _ => $"threshold (as the DLRM reference's --qr-threshold: features with at most {ThresholdIds} ids keep full tables; hash, multihash, qr: every larger feature compressed with one compression factor c, the smallest that fits; ue: the larger features in one shared table that fills the rest of the budget; other methods unaffected)",
+        SuitePolicy.Cap => "cap (hash, multihash, qr, ue, ue2: features with at most T ids keep full tables, larger ones are compressed, T the largest cap that fits; other methods unaffected)",
+        SuitePolicy.Uniform => "uniform (hash, multihash, qr: every feature compressed with one compression factor c, the smallest that fits; ue, ue2: every feature in one shared table that fills the budget; other methods unaffected)",
+        _ => $"threshold (as the DLRM reference's --qr-threshold: features with at most {ThresholdIds} ids keep full tables; hash, multihash, qr: every larger feature compressed with one compression factor c, the smallest that fits; ue, ue2: the larger features in one shared table that fills the rest of the budget; other methods unaffected)",
     };
 }

@@ -34,7 +34,7 @@ internal static class BenchCompressionCommand
         var latency = new Option<int>("--latency-requests") { Description = "Single requests timed per cell for lookup p50/p99.", DefaultValueFactory = _ => 2000 };
         var policy = new Option<string>("--policy")
         {
-            Description = "How hash, multihash, qr and ue spend a budget: cap (default) keeps full tables for features with at most T ids and " +
+            Description = "How hash, multihash, qr, ue and ue2 spend a budget: cap (default) keeps full tables for features with at most T ids and " +
                           "compresses only larger ones, T the largest cap that fits; uniform is the literature's protocol (Shi et al. 2020, " +
                           "Coleman et al. 2023): every feature compressed with one factor c, the smallest that fits (hash: ceil(n/c) buckets, " +
                           "qr: radices [ceil(n/c), c]; ue: every feature in one shared table that fills the budget); threshold is the DLRM " +

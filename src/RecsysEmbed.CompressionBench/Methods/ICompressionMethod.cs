@@ -17,7 +17,7 @@ public interface ICompressionMethod
     string DescriptionFor(SuitePolicy policy) => Description;
     /// <summary>
     /// The tables that fit <paramref name="budgetBytes"/> of weights, or an unreachable solution with a reason. The
-    /// hash, multihash, qr and ue solvers follow the run's <see cref="SuiteOptions.Policy"/> (model.Options.Policy).
+    /// hash, multihash, qr, ue and ue2 solvers follow the run's <see cref="SuiteOptions.Policy"/> (model.Options.Policy).
     /// </summary>
     MethodSolution Solve(SuiteModel model, long budgetBytes);
 }
@@ -40,7 +40,7 @@ public static class CompressionMethods
 {
     public static IReadOnlyList<ICompressionMethod> All { get; } =
     [
-        new FullMethod(), new HashMethod(1), new HashMethod(2), new QrMethod(), new MdMethod(), new UeMethod(),
+        new FullMethod(), new HashMethod(1), new HashMethod(2), new QrMethod(), new MdMethod(), new UeMethod(), new UeMethod(probes: 2),
         new LpMethod(), new TtMethod(), new RobeMethod(),
     ];
 

@@ -44,6 +44,44 @@ public sealed class BudgetSolverTests
         Assert.NotEmpty(solution.Parameters);
     }
 
+    [Theory]
+    [InlineData(0.25)]
+    [InlineData(1.0 / 16)]
+    [InlineData(1.0 / 64)]
+    public void Ue2_SpendsUesBytesOnTwiceTheRowsOfHalfTheWidth_AndEveryFeatureKeepsTheModelsWidth(double budget)
+    {
+        var model = Model();
+        long budgetBytes = (long)(budget * model.FullWeightBytes);
+        var one = new UeMethod().Solve(model, budgetBytes);
+        var two = new UeMethod(probes: 2).Solve(model, budgetBytes);
+        Assert.True(two.Reachable, two.Reason);
+        Assert.Equal("ue2", new UeMethod(probes: 2).Name);
+        Assert.Equal(one.WeightBytes, two.WeightBytes);
+        var planOne = model.Plan(one.TablesYaml, null);
+        var planTwo = model.Plan(two.TablesYaml, null);
+        Assert.Equal(planOne.Total.WeightBytes, planTwo.Total.WeightBytes);
+        var sharedOne = Assert.IsType<RecsysEmbed.Core.Config.Planning.UnifiedTablePlan>(planOne.TableOf("C3"));
+        var sharedTwo = Assert.IsType<RecsysEmbed.Core.Config.Planning.UnifiedTablePlan>(planTwo.TableOf("C3"));
+        Assert.Equal(2 * sharedOne.Buckets, sharedTwo.Buckets);
+        Assert.Equal(model.Dim / 2, Assert.Single(sharedTwo.Matrices).Dim);
+        Assert.Equal(sharedOne.Features.Select(f => f.Name), sharedTwo.Features.Select(f => f.Name));
+        Assert.All(sharedTwo.Config.Chunks, c => Assert.Equal(2, c));
+        foreach (var f in model.Sparse) Assert.Equal(model.Dim, planTwo.TableOf(f.Name).Features.Single(s => s.Name == f.Name).OutputDim);
+        Assert.Equal("2", two.Parameters.Single(p => p.Key == "probes").Value);
+        Assert.DoesNotContain(one.Parameters, p => p.Key == "probes"); // single-probe outputs read as before
+    }
+
+    [Fact]
+    public void Ue2_NeedsAnEvenDim()
+    {
+        var m = Model();
+        var odd = new SuiteModel(m.Options with { EmbeddingDim = 15 }, m.DenseFeatures, m.Sparse);
+        var s = new UeMethod(probes: 2).Solve(odd, odd.FullWeightBytes / 16);
+        Assert.False(s.Reachable);
+        Assert.Contains("divisible by 2", s.Reason);
+        Assert.True(new UeMethod().Solve(odd, odd.FullWeightBytes / 16).Reachable);
+    }
+
     [Fact]
     public void Full_ReachesOnlyTheWholeBudget()
     {

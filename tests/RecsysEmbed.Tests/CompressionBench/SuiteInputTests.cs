@@ -144,3 +144,37 @@ public sealed class SuiteTimeLimitTests
         }
     }
 }
+
+/// <summary>ue2 (two probes of half width) trains end to end in the suite, in ue's bytes.</summary>
+[Collection(nameof(TinySuiteCollection))]
+public sealed class SuiteMultiProbeTests
+{
+    [Fact]
+    public void Ue2_TrainsInUesBytes_WithItsOwnTables()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"suite-ue2-{Guid.NewGuid():N}");
+        try
+        {
+            var options = new SuiteOptions
+            {
+                Data = "synth:criteo:1500", Methods = ["ue", "ue2"], Budgets = [0.0625], Repeats = 1, OutDir = dir, BottomMlp = [4], TopMlp = [4],
+                BatchSize = 500, Threads = 1, LatencyRequests = 10,
+            };
+            var outcome = CompressionSuite.Run(options, new StringWriter());
+            Assert.Equal(2, outcome.Ran);
+            var rows = Microsoft.Data.Analysis.DataFrame.LoadCsv(Path.Combine(dir, "results.csv")).Rows
+                .ToDictionary(r => (string)r["method"], r => (Status: (string)r["status"], Bytes: Convert.ToInt64(r["weight_bytes"]),
+                                                              Auc: Convert.ToDouble(r["auc"]), Parameters: (string)r["parameters"]));
+            Assert.Equal("ok", rows["ue"].Status);
+            Assert.Equal("ok", rows["ue2"].Status);
+            Assert.Equal(rows["ue"].Bytes, rows["ue2"].Bytes);
+            Assert.Contains("probes=2", rows["ue2"].Parameters);
+            Assert.InRange(rows["ue2"].Auc, 0.0, 1.0);
+            Assert.NotEqual(rows["ue"].Auc, rows["ue2"].Auc); // different tables, so different predictions
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

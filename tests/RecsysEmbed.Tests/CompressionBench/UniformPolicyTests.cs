@@ -41,7 +41,7 @@ public sealed class UniformPolicySolverTests
         if (!solution.Reachable)
         {
             Assert.False(string.IsNullOrWhiteSpace(solution.Reason));
-            Assert.False(method is "hash" or "multihash" or "ue", $"{method} reaches every budget here: {solution.Reason}");
+            Assert.False(method is "hash" or "multihash" or "ue" or "ue2", $"{method} reaches every budget here: {solution.Reason}");
             return;
         }
         long planned = model.Plan(solution.TablesYaml, solution.MemoryBudget).Total.WeightBytes;
@@ -161,6 +161,7 @@ public sealed class UniformPolicySolverTests
     [InlineData("qr", 1.0 / 64)]
     [InlineData("ue", 0.5)]
     [InlineData("ue", 1.0 / 64)]
+    [InlineData("ue2", 1.0 / 16)]
     public void BelowTheWholeBudget_EveryFeatureIsCompressed(string method, double budget)
     {
         var model = Uniform();
@@ -326,6 +327,7 @@ public sealed class ThresholdPolicySolverTests
     [InlineData("qr", 1.0 / 16)]
     [InlineData("ue", 1.0 / 16)]
     [InlineData("ue", 1.0 / 64)]
+    [InlineData("ue2", 1.0 / 16)]
     public void Small_features_keep_full_tables_and_every_larger_one_is_compressed_within_the_budget(string method, double budget)
     {
         var model = Threshold();
