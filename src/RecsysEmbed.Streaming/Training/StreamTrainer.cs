@@ -333,14 +333,16 @@ public sealed class StreamTrainer : IDisposable
             return partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset));
         }
         List<TopicPartitionOffset> committed;
+        bool groupRead = true;
         try
         {
             committed = consumer.Committed(partitions, TimeSpan.FromSeconds(30));
         }
         catch (KafkaException e)
         {
-            Emit(StreamEventKind.CommitFailed, $"could not read the group's committed offsets ({e.Error.Reason}); using the checkpoint's");
+            Emit(StreamEventKind.CommitFailed, $"could not read the group's committed offsets ({e.Error.Reason}); using the checkpoint's, else the group's as the client fetches them");
             committed = [];
+            groupRead = false;
         }
         var result = new List<TopicPartitionOffset>();
         foreach (var tp in partitions)
@@ -355,9 +357,11 @@ public sealed class StreamTrainer : IDisposable
             }
             else start = group >= 0 ? group : -1;
             _blocks[tp.Partition.Value] = new PartitionBlock(tp, start, _blockRecords, _schema, _config.HashSeed);
-            result.Add(new TopicPartitionOffset(tp, start >= 0 ? new Offset(start) : Offset.Beginning));
+            // Unknown start: the beginning when the group has no offset; when the read failed, Unset lets the client fetch
+            // the group's offset itself, rather than replaying a partition that another member already trained.
+            result.Add(new TopicPartitionOffset(tp, start >= 0 ? new Offset(start) : groupRead ? Offset.Beginning : Offset.Unset));
         }
-        if (result.Count > 0) Emit(StreamEventKind.Assigned, $"assigned {string.Join(", ", result.Select(r => $"{r.Partition.Value}@{(r.Offset == Offset.Beginning ? "beginning" : r.Offset.Value)}"))}");
+        if (result.Count > 0) Emit(StreamEventKind.Assigned, $"assigned {string.Join(", ", result.Select(r => $"{r.Partition.Value}@{(r.Offset == Offset.Beginning ? "beginning" : r.Offset == Offset.Unset ? "group's offset" : r.Offset.Value)}"))}");
         return result;
     }
 

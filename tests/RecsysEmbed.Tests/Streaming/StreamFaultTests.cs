@@ -130,6 +130,27 @@ public sealed class StreamFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task CommittedOffsetsUnreadableOnAssign_TrainingStartsAtTheGroupsOffset_NotTheBeginning()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        kafka.CreateTopic("imp", 1);
+        using var endpoint = KafkaEndpoint.ForEmbedded(kafka);
+        _f.Produce(endpoint, "imp", maxRecords: Rows);
+        // Another member of the group trained the first half and committed it.
+        using (var other = new ConsumerBuilder<Ignore, Ignore>(endpoint.ConsumerConfig("g")).Build())
+            other.Commit([new TopicPartitionOffset("imp", 0, Rows / 2)]);
+        // The trainer's own read of the committed offsets fails once; the client's fetch after it succeeds.
+        kafka.PushRequestErrors(KafkaApiKey.OffsetFetch, ErrorCode.GroupAuthorizationFailed);
+        string dir = _f.NewDir("unread");
+        var events = new Recorder();
+        using var trainer = new StreamTrainer(_f.Config, endpoint, _f.Options("imp", "g", dir) with { StopAfterRecords = Rows / 2 }, events.Add);
+        await Task.Run(() => trainer.Run()).WaitAsync(StreamFixture.HangGuard);
+
+        Assert.Contains(events.Events, e => e.Kind == StreamEventKind.CommitFailed && e.Message.Contains("could not read the group's committed offsets"));
+        Assert.Equal(Enumerable.Range(Rows / 2, Rows / 2).Select(i => (long)i), StreamFixture.TrainedIds(dir)); // nothing retrained
+    }
+
+    [Fact]
     public async Task BrokerOutage_IsReported_AndTrainingResumesWithoutLoss()
     {
         using var kafka = EmbeddedKafka.Start();
