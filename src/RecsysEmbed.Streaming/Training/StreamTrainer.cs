@@ -54,8 +54,9 @@ public sealed class StreamTrainer : IDisposable
     // broker call then (a committed-offsets read, a retried synchronous commit) can wait forever on a group that is
     // gone, since Confluent.Kafka's Commit takes no timeout.
     private bool _closing;
-    // Offsets of the newest successful commit, so a revoke while closing need not commit them again.
-    private readonly Dictionary<int, long> _committed = [];
+    // Whether the stop checkpoint's commit went through: nothing is trained after it, so a revoke while closing then
+    // has nothing new to commit.
+    private bool _stopCommitted;
     private DeadLetterSink? _deadLetters;
     private UpdatePublisher? _publisher;
     private long _batchesAtCheckpoint, _checkpoints, _trainedAtPublication;
@@ -162,7 +163,7 @@ public sealed class StreamTrainer : IDisposable
             else if (_publisher is not null && _sincePublication.ElapsedMilliseconds >= _options.PublishIntervalMs && _state.Trained > _trainedAtPublication)
                 Publish();
         }
-        Checkpoint(drained ? "stop after drain" : "stop", force: true, commitAttempts: int.MaxValue, cancel);
+        _stopCommitted = Checkpoint(drained ? "stop after drain" : "stop", force: true, commitAttempts: int.MaxValue, cancel);
         _closing = true;
         consumer.Close();
         _consumer = null;
@@ -290,14 +291,13 @@ public sealed class StreamTrainer : IDisposable
     {
         var offsets = _blocks.Values.Where(b => b.Trained >= 0).Select(b => new TopicPartitionOffset(b.Partition, b.Trained)).ToList();
         if (offsets.Count == 0 || _consumer is null) return true;
-        if (_closing && offsets.All(o => _committed.TryGetValue(o.Partition.Value, out long c) && c == o.Offset.Value)) return true;
+        if (_closing && _stopCommitted) return true;
         int delayMs = 100;
         while (true)
         {
             try
             {
                 _consumer.Commit(offsets);
-                foreach (var o in offsets) _committed[o.Partition.Value] = o.Offset.Value;
                 return true;
             }
             catch (KafkaException e)
@@ -376,7 +376,6 @@ public sealed class StreamTrainer : IDisposable
         foreach (var tp in partitions)
         {
             _blocks.Remove(tp.Partition.Value);
-            _committed.Remove(tp.Partition.Value); // whoever owns it next commits its own offsets
             // Committed: the group knows where we stopped, and whoever owns the partition next continues there.
             // Not committed: keep our offset, so that if it comes back to us we continue from the model's position.
             if (committed) _state.Offsets.Remove(tp.Partition.Value);
@@ -390,7 +389,6 @@ public sealed class StreamTrainer : IDisposable
         // that is where this trainer resumes if the partition comes back (rather than the group's older offset).
         foreach (var tp in partitions)
         {
-            _committed.Remove(tp.Partition.Value);
             if (_blocks.Remove(tp.Partition.Value, out var b) && b.Trained >= 0) _state.Offsets[tp.Partition.Value] = b.Trained;
         }
         Emit(StreamEventKind.Lost, $"lost {string.Join(", ", partitions.Select(p => p.Partition.Value))} (session expired, no commit possible); if they come back, training continues from the model's own offsets");

@@ -20,6 +20,10 @@ public sealed class StreamFaultTests : IDisposable
         public long Accounted { get { lock (_events) return _events.Count == 0 ? 0 : _events.Max(e => e.Accounted); } }
         public List<StreamEvent> Events { get { lock (_events) return [.. _events]; } }
 
+        /// <summary>The events other than batches, one per line (the newest <paramref name="last"/> when given), for failure messages.</summary>
+        public string Describe(int last = int.MaxValue) =>
+            string.Join("\n", Events.Where(e => e.Kind != StreamEventKind.Batch).TakeLast(last).Select(e => $"{e.Kind}: {e.Message}"));
+
         public StreamEvent WaitFor(Func<StreamEvent, bool> match)
         {
             var deadline = DateTime.UtcNow + StreamFixture.HangGuard;
@@ -45,8 +49,7 @@ public sealed class StreamFaultTests : IDisposable
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"trainer {name} did not return within {StreamFixture.HangGuard} of cancellation; its last events:\n"
-                + string.Join("\n", events.Events.Where(e => e.Kind != StreamEventKind.Batch).TakeLast(12).Select(e => $"{e.Kind}: {e.Message}")));
+            Assert.Fail($"trainer {name} did not return within {StreamFixture.HangGuard} of cancellation; its last events:\n{events.Describe(last: 12)}");
         }
     }
 
@@ -94,9 +97,7 @@ public sealed class StreamFaultTests : IDisposable
             List<TopicPartitionOffset> committed;
             while ((committed = probe.Committed([new TopicPartition("imp", 0), new TopicPartition("imp", 1)], StreamFixture.HangGuard)).Any(c => c.Offset.Value != Rows / 2))
             {
-                Assert.True(DateTime.UtcNow < deadline, $"committed offsets stayed at {string.Join(", ", committed.Select(c => c.Offset.Value))}\nA: "
-                    + string.Join("\n", a.Events.Where(e => e.Kind != StreamEventKind.Batch).Select(e => $"{e.Kind}: {e.Message}"))
-                    + "\nB: " + string.Join("\n", b.Events.Where(e => e.Kind != StreamEventKind.Batch).Select(e => $"{e.Kind}: {e.Message}")));
+                Assert.True(DateTime.UtcNow < deadline, $"committed offsets stayed at {string.Join(", ", committed.Select(c => c.Offset.Value))}\nA: {a.Describe()}\nB: {b.Describe()}");
                 await Task.Delay(50); // polling interval of the hang-guarded wait, not a synchronisation
             }
         }
